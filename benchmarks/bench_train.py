@@ -170,13 +170,15 @@ def run_setups(args, peak_gflops: float) -> None:
     mem_free = mem_available_bytes()
     rows, notes = [], []
     for s in setups():
+        if args.setups and s.name not in args.setups:
+            continue
         ens1 = s.make_ensemble(1)
         tok1, lab1 = s.make_data(1, gen)
         model_flops = 3 * forward_flops(ens1.member(0), tok1[0])  # per member per step (forward + backward)
         ens_flops = 3 * forward_flops(ens1, tok1)  # what the ensemble's fast paths actually compute
         act_bytes = saved_bytes_per_member(ens1, tok1, lab1)
         n_params = sum(p[0].numel() for p in ens1.parameters())
-        # grokscope's adamw keeps params, grads, m, v and two packing buffers: 6 copies.
+        # grokscope's adamw keeps params, grads, m, v and, on the chain path, two packing buffers: <= 6 copies.
         bytes_per_member = act_bytes + 6 * 4 * n_params
         print(f"  {s.name}: {n_params} parameters/member, model FLOPs {model_flops / 1e6:.1f} M/step/member "
               f"(the ensemble computes {ens_flops / model_flops:.0%} of them), "
@@ -225,8 +227,8 @@ def run_optimizer(args) -> None:
         for p in params.values():
             p.grad = torch.randn(p.shape, generator=gen) * 1e-3
 
-        def ours(lr):
-            opt = adamw(lr=lr, weight_decay=WD)
+        def ours(lr, fused):
+            opt = adamw(lr=lr, weight_decay=WD, fused=fused)
             state = opt.init(params)
             return lambda: opt.step(params, None, state)
 
@@ -235,8 +237,9 @@ def run_optimizer(args) -> None:
             return opt.step
 
         variants = {
-            "grokscope": ours(LR),
-            "grokscope, per-member lr": ours(torch.full((m,), LR)),
+            "grokscope": ours(LR, None),
+            "grokscope, per-member lr": ours(torch.full((m,), LR), None),
+            "grokscope chain (fused=False)": ours(LR, False),
             "torch default": torch_opt(),
             "torch foreach": torch_opt(foreach=True),
             "torch fused": torch_opt(fused=True),
@@ -252,6 +255,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run: sizes 1 and 8, short timings")
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 8, 64, 512])
+    ap.add_argument("--setups", nargs="+", default=None, help="only these setups (default: all)")
+    ap.add_argument("--no-optimizer", action="store_true", help="skip the optimizer-only table")
     ap.add_argument("--loop-members", type=int, default=4, help="members timed in the loop baseline")
     ap.add_argument("--target-s", type=float, default=3.0, help="timed seconds per configuration and method")
     ap.add_argument("--reps", type=int, default=3, help="interleaved timing blocks (the median is reported)")
@@ -276,6 +281,8 @@ def main() -> None:
     print("\nTraining steps (full batch, forward + backward + AdamW); 'vs loop' = ensemble model-steps/s"
           " / loop model-steps/s", flush=True)
     run_setups(args, peak)
+    if args.no_optimizer:
+        return
     print("\nOptimizer step alone, PAIR MLP parameters (time / grokscope > 1: grokscope is faster)", flush=True)
     run_optimizer(args)
     print(f"\nfp32 matmul peak again at the end: {matmul_peak_gflops(reps=2 if args.quick else 5):.1f} GFLOP/s "

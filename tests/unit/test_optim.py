@@ -1,12 +1,12 @@
 """Batched optimizers against torch.optim run member by member, and hand-written formulas."""
 
 import io
-import math
 
 import pytest
 import torch
 
 from grokscope.errors import ConfigError, GrokscopeError
+from grokscope.train._fused import MAX_GROUPS, FusedAdamW
 from grokscope.train._optim import Optimizer, adam, adamw, sgd
 from grokscope.train._transforms import (
     add_decayed_weights,
@@ -69,9 +69,10 @@ LRS = torch.tensor([1e-3, 3e-2, 0.1, 0.0], dtype=torch.float64)
 WDS = torch.tensor([0.0, 1.0, 0.3, 5.0], dtype=torch.float64)
 
 
-def test_adamw_per_member_hyperparameters_match_torch_adamw():
+@pytest.mark.parametrize("fused", [True, False])
+def test_adamw_per_member_hyperparameters_match_torch_adamw(fused):
     params, grads = make_params(), make_grads(N_STEPS)
-    ours, _ = run_ours(adamw(lr=LRS, weight_decay=WDS), params, grads)
+    ours, _ = run_ours(adamw(lr=LRS, weight_decay=WDS, fused=fused), params, grads)
     assert_members_match(ours, lambda i: run_torch_member(
         i, lambda ps: torch.optim.AdamW(ps, lr=LRS[i].item(), weight_decay=WDS[i].item()), params, grads))
 
@@ -87,10 +88,11 @@ def test_adamw_per_member_betas_and_eps_match_torch_adamw():
                                         eps=eps[i].item()), params, grads))
 
 
-def test_adamw_float32_matches_torch_to_float32_precision():
+@pytest.mark.parametrize("fused", [True, False])
+def test_adamw_float32_matches_torch_to_float32_precision(fused):
     # Guards the bias corrections: computed in float32 they drift by ~1e-5 relative.
     params, grads = make_params(dtype=torch.float32), make_grads(N_STEPS, dtype=torch.float32)
-    ours, _ = run_ours(adamw(lr=LRS.float(), weight_decay=WDS.float()), params, grads)
+    ours, _ = run_ours(adamw(lr=LRS.float(), weight_decay=WDS.float(), fused=fused), params, grads)
     assert_members_match(ours, lambda i: run_torch_member(
         i, lambda ps: torch.optim.AdamW(ps, lr=LRS[i].item(), weight_decay=WDS[i].item()), params, grads),
         tol=dict(rtol=2e-6, atol=2e-6))
@@ -120,10 +122,11 @@ def test_plain_sgd_matches_torch_sgd():
         i, lambda ps: torch.optim.SGD(ps, lr=0.1, weight_decay=0.01), params, grads))
 
 
-def test_warmup_matches_lambdalr():
+@pytest.mark.parametrize("fused", [True, False])
+def test_warmup_matches_lambdalr(fused):
     warmup = 5
     params, grads = make_params(10), make_grads(N_STEPS, 11)
-    ours, _ = run_ours(adamw(lr=LRS, weight_decay=WDS, warmup_steps=warmup), params, grads)
+    ours, _ = run_ours(adamw(lr=LRS, weight_decay=WDS, warmup_steps=warmup, fused=fused), params, grads)
     assert_members_match(ours, lambda i: run_torch_member(
         i, lambda ps: torch.optim.AdamW(ps, lr=LRS[i].item(), weight_decay=WDS[i].item()), params, grads,
         make_sched=lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda s: min(1.0, s / warmup))))
@@ -200,6 +203,7 @@ def test_clipped_sgd_first_step_has_the_clipped_norm():
 
 @pytest.mark.parametrize("make_opt", [
     lambda: adamw(lr=LRS, weight_decay=WDS, warmup_steps=3, grokfast=(0.9, 2.0)),
+    lambda: adamw(lr=LRS, weight_decay=WDS, warmup_steps=3, fused=True),
     lambda: sgd(lr=LRS, momentum=0.9, weight_decay=WDS, nesterov=True),
 ])
 def test_active_mask_freezes_members_bit_exactly_and_leaves_others_untouched(make_opt):
@@ -217,8 +221,9 @@ def test_active_mask_freezes_members_bit_exactly_and_leaves_others_untouched(mak
         s_ref = opt_ref.step(p_ref, g, s_ref)
         if step == 6:
             frozen_params = {n: p[~active].clone() for n, p in p_mask.items()}
-            frozen_state = {k: v[~active].clone() for k, v in s_mask.items()}
+            frozen_state = {k: v[~active].clone() for k, v in opt_mask.per_member(s_mask).items()}
         s_mask = opt_mask.step(p_mask, g, s_mask, active=active if step >= 6 else None)
+    s_ref, s_mask = opt_ref.per_member(s_ref), opt_mask.per_member(s_mask)
 
     for n in SHAPES:
         assert torch.equal(p_mask[n][active], p_ref[n][active]), n
@@ -229,9 +234,12 @@ def test_active_mask_freezes_members_bit_exactly_and_leaves_others_untouched(mak
         assert torch.equal(s_mask[k][~active], frozen_state[k]), k
 
 
-def test_state_save_load_round_trip_continues_bit_exactly():
+@pytest.mark.parametrize("make_opt", [
+    lambda: adamw(lr=LRS, weight_decay=WDS, warmup_steps=4, grokfast=(0.98, 2.0)),
+    lambda: adamw(lr=LRS, weight_decay=WDS, warmup_steps=4, fused=True),
+])
+def test_state_save_load_round_trip_continues_bit_exactly(make_opt):
     params, grads = make_params(20), make_grads(N_STEPS, 21)
-    make_opt = lambda: adamw(lr=LRS, weight_decay=WDS, warmup_steps=4, grokfast=(0.98, 2.0))  # noqa: E731
     opt = make_opt()
     p = {n: x.clone() for n, x in params.items()}
     state = opt.init(p)
@@ -281,7 +289,7 @@ def test_config_lists_and_numpy_arrays_equal_tensor_hyperparameters():
 def test_transform_building_blocks_compose_like_adamw():
     params, grads = make_params(24), make_grads(N_STEPS, 25)
     ours, _ = run_ours(Optimizer(chain(scale_by_adam(), add_decayed_weights(WDS), scale_by_lr(LRS))), params, grads)
-    ref, _ = run_ours(adamw(lr=LRS, weight_decay=WDS), params, grads)
+    ref, _ = run_ours(adamw(lr=LRS, weight_decay=WDS, fused=False), params, grads)
     for n in SHAPES:
         assert torch.equal(ours[n], ref[n])
 
@@ -319,10 +327,10 @@ def test_bad_hyperparameters_raise_one_line_errors(build, match):
 
 def test_bad_usage_raises_grokscope_errors():
     params = make_params(26)
-    opt = adamw(lr=torch.ones(3))  # 3 values for 4 members
-    state = opt.init(params)
-    with pytest.raises(GrokscopeError, match="3 per-member values for an ensemble of 4"):
-        opt.step(params, make_grads(1)[0], state)
+    for fused in (True, False):  # 3 values for 4 members: the fused path says so at init, the chain at step
+        opt = adamw(lr=torch.ones(3), fused=fused)
+        with pytest.raises(GrokscopeError, match="3 per-member values for an ensemble of 4"):
+            opt.step(params, make_grads(1)[0], opt.init(params))
     opt = adamw(lr=1e-3)
     with pytest.raises(GrokscopeError, match="before init"):
         opt.step(params, make_grads(1)[0], {})
@@ -337,13 +345,45 @@ def test_bad_usage_raises_grokscope_errors():
         adamw(lr=1e-3).init({"a": torch.zeros(4, 2), "b": torch.zeros(3, 2)})
 
 
-def test_lambdalr_first_step_has_zero_learning_rate():
+@pytest.mark.parametrize("fused", [True, False])
+def test_lambdalr_first_step_has_zero_learning_rate(fused):
     # Nanda et al.'s warmup: the first update uses lr*0, so the parameters do not move.
     params = make_params(28)
     p = {n: x.clone() for n, x in params.items()}
-    opt = adamw(lr=1.0, weight_decay=1.0, warmup_steps=10)
+    opt = adamw(lr=1.0, weight_decay=1.0, warmup_steps=10, fused=fused)
     state = opt.step(p, make_grads(1)[0], opt.init(p))
     for n in SHAPES:
         assert torch.equal(p[n], params[n])
-    assert state["2.count"].tolist() == [1] * N_MEMBERS
-    assert math.isclose(state["0.count"].float().mean().item(), 1.0)
+    counts = [state["count"]] if fused else [state["0.count"], state["2.count"]]
+    assert all(c.tolist() == [1] * N_MEMBERS for c in counts)
+
+
+# -- the fused path ---------------------------------------------------------------------------
+def test_adamw_takes_the_fused_kernel_exactly_when_it_computes_the_same_thing():
+    assert isinstance(adamw(lr=1e-3), FusedAdamW)
+    assert isinstance(adamw(lr=LRS, weight_decay=WDS), FusedAdamW)  # 4 groups
+    assert isinstance(adamw(lr=torch.linspace(1e-3, 1e-2, MAX_GROUPS + 1)), Optimizer)  # too many groups
+    for kw in ({"decay": "l1"}, {"grokfast": (0.9, 2.0)}, {"clip_norm": 1.0}, {"b1": torch.tensor([0.9, 0.8])}):
+        assert isinstance(adamw(lr=1e-3, **kw), Optimizer), kw
+        with pytest.raises(ConfigError, match="fused=True"):
+            adamw(lr=1e-3, fused=True, **kw)
+
+
+def test_fused_and_chain_adamw_agree_when_members_share_a_group_and_when_they_do_not():
+    # Members 0 and 2 share (lr, wd), so one kernel call covers two separate row ranges.
+    lr = torch.tensor([1e-2, 3e-2, 1e-2, 3e-2], dtype=torch.float64)
+    wd = torch.tensor([1.0, 0.0, 1.0, 0.5], dtype=torch.float64)
+    params, grads = make_params(40), make_grads(N_STEPS, 41)
+    fused, _ = run_ours(adamw(lr=lr, weight_decay=wd, warmup_steps=3, fused=True), params, grads)
+    chain_, _ = run_ours(adamw(lr=lr, weight_decay=wd, warmup_steps=3, fused=False), params, grads)
+    for n in SHAPES:
+        torch.testing.assert_close(fused[n], chain_[n], **TOL)
+
+
+def test_fused_state_refuses_a_chain_checkpoint_with_one_line():
+    params, grads = make_params(42), make_grads(1, 43)
+    _, chain_state = run_ours(adamw(lr=1e-3, fused=False), params, grads)
+    opt = adamw(lr=1e-3)
+    opt.init({n: p.clone() for n, p in params.items()})
+    with pytest.raises(ConfigError, match="different optimizer config"):
+        opt.load_state(chain_state)

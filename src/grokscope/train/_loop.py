@@ -38,6 +38,7 @@ from grokscope.models._common import check_token_values
 from grokscope.seeding import generator, member_seed
 from grokscope.tasks import split
 from grokscope.train._data import TrainData
+from grokscope.train._fused import FusedAdamW
 from grokscope.train._optim import Optimizer, adam, adamw, sgd
 from grokscope.train._schedule import eval_steps
 
@@ -55,7 +56,7 @@ class TrainResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def make_optimizer(cfg: RunConfig, dtype: torch.dtype, device) -> Optimizer:
+def make_optimizer(cfg: RunConfig, dtype: torch.dtype, device) -> Optimizer | FusedAdamW:
     """The batched optimizer of ``cfg.optim``, with per-member lr / weight decay as ``[model]`` tensors."""
     o = cfg.optim
 

@@ -20,8 +20,9 @@ import torch
 from torch import Tensor
 
 from grokscope.errors import ConfigError
+from grokscope.train._fused import MAX_GROUPS, FusedAdamW
+from grokscope.train._layout import Layout, State, check_active, restore_state
 from grokscope.train._transforms import (
-    State,
     Transform,
     add_decayed_weights,
     chain,
@@ -44,39 +45,28 @@ class Optimizer:
 
     def __init__(self, transform: Transform):
         self.transform = transform
-        self._layout: list[tuple[str, torch.Size]] | None = None
+        self._layout: Layout | None = None
 
     def init(self, params: dict[str, Tensor]) -> State:
         """Record the layout of ``params`` (names, shapes) and return a fresh state."""
-        if not params:
-            raise ConfigError("optimizer init: the parameter dict is empty; pass the ensemble's parameters")
-        tensors = list(params.values())
-        n_members, dtype, device = tensors[0].shape[0], tensors[0].dtype, tensors[0].device
-        for name, p in params.items():
-            if p.ndim == 0 or p.shape[0] != n_members or p.dtype != dtype or p.device != device:
-                raise ConfigError(
-                    f"parameter {name!r} is {tuple(p.shape)} {p.dtype} on {p.device}; every parameter must be "
-                    f"[model={n_members}, ...] {dtype} on {device}"
-                )
-        self._layout = [(name, p.shape) for name, p in params.items()]
-        sizes = [p[0].numel() for p in tensors]
-        total = sum(sizes)
+        self._layout = layout = Layout.of(params)
+        m, dtype, device = layout.n_members, layout.dtype, layout.device
         # Packing buffers, allocated once. `_g` receives the gradients and is turned
         # into the update in place by the chain; `_p` receives the parameters for
         # transforms that read them (weight decay).
-        self._g = torch.empty(n_members, total, dtype=dtype, device=device)  # [model, n_params]
+        self._g = torch.empty(m, layout.n_params, dtype=dtype, device=device)  # [model, n_params]
         self._p = torch.empty_like(self._g) if self.transform.needs_params else None
-        self._g_views = self._views(self._g, sizes)
-        self._p_views = self._views(self._p, sizes) if self._p is not None else None
-        packed = torch.cat([p.detach().reshape(n_members, -1) for p in tensors], dim=1)
+        self._g_views = self._views(self._g)
+        self._p_views = self._views(self._p) if self._p is not None else None
+        packed = torch.cat([p.detach().reshape(m, -1) for p in params.values()], dim=1)
         state = self.transform.init(packed)
         self._spec = {k: (v.shape, v.dtype) for k, v in state.items()}
         return state
 
-    def _views(self, buf: Tensor, sizes: list[int]) -> list[Tensor]:
+    def _views(self, buf: Tensor) -> list[Tensor]:
         # Column block of each parameter, viewed in the parameter's own shape.
         views, start = [], 0
-        for (_, shape), n in zip(self._layout, sizes):
+        for (_, shape), n in zip(self._layout.entries, self._layout.sizes):
             views.append(buf[:, start:start + n].view(shape))
             start += n
         return views
@@ -92,14 +82,8 @@ class Optimizer:
         """
         if self._layout is None:
             raise ConfigError("optimizer step before init: call state = opt.init(params) first")
-        if len(params) != len(self._layout) or any(
-                name not in params or params[name].shape != shape for name, shape in self._layout):
-            raise ConfigError(
-                f"optimizer step: parameters {[(n, tuple(p.shape)) for n, p in params.items()]} differ from "
-                f"those given to init {[(n, tuple(s)) for n, s in self._layout]}"
-            )
-        plist = [params[name] for name, _ in self._layout]
-        glist = [p.grad for p in plist] if grads is None else [grads.get(name) for name, _ in self._layout]
+        plist = self._layout.params_of(params)
+        glist = [p.grad for p in plist] if grads is None else [grads.get(name) for name, _ in self._layout.entries]
         if any(g is None for g in glist):
             for view, g in zip(self._g_views, glist):
                 view.zero_() if g is None else view.copy_(g)
@@ -110,9 +94,7 @@ class Optimizer:
 
         frozen = None
         if active is not None:
-            if active.shape != (self._g.shape[0],) or active.dtype != torch.bool:
-                raise ConfigError(
-                    f"active: {tuple(active.shape)} {active.dtype}; must be a [model={self._g.shape[0]}] bool tensor")
+            check_active(active, self._layout.n_members)
             if not bool(active.all()):
                 frozen = (~active).nonzero().squeeze(1).to(self._g.device)  # [n_frozen]
                 saved_state = {k: v.index_select(0, frozen) for k, v in state.items()}
@@ -122,7 +104,7 @@ class Optimizer:
         if updates is self._g:
             torch._foreach_add_(plist, self._g_views)
         else:  # a transform returned a fresh tensor: view it like the parameters
-            torch._foreach_add_(plist, self._views(updates, [v[0].numel() for v in self._g_views]))
+            torch._foreach_add_(plist, self._views(updates))
 
         if frozen is not None:
             for k, v in saved_state.items():
@@ -137,6 +119,10 @@ class Optimizer:
         state = self.step(params, grads, state, active)
         return params, state
 
+    def per_member(self, state: State) -> State:
+        """``state`` with a leading ``[model]`` axis on every tensor (it already has one here)."""
+        return state
+
     def state_dict(self, state: State) -> dict[str, Tensor]:
         """A detached copy of ``state`` to store in a checkpoint (tensors only)."""
         return {k: v.detach().clone() for k, v in state.items()}
@@ -146,20 +132,8 @@ class Optimizer:
 
         After ``init`` the keys, shapes and dtypes are checked against this optimizer's.
         """
-        spec = getattr(self, "_spec", None)
-        if spec is not None:
-            if set(saved) != set(spec):
-                raise ConfigError(
-                    f"optimizer state has keys {sorted(saved)}; this optimizer expects {sorted(spec)} "
-                    "(was the checkpoint made with a different optimizer config?)")
-            for k, (shape, dtype) in spec.items():
-                if saved[k].shape != shape or saved[k].dtype != dtype:
-                    raise ConfigError(
-                        f"optimizer state {k!r} is {tuple(saved[k].shape)} {saved[k].dtype}; expected "
-                        f"{tuple(shape)} {dtype} (different ensemble size or parameters?)")
-        device = self._g.device if self._layout is not None else None
-        return {k: v.detach().clone().to(device) if device is not None else v.detach().clone()
-                for k, v in saved.items()}
+        device = self._layout.device if self._layout is not None else None
+        return restore_state(saved, getattr(self, "_spec", None), device)
 
 
 def _filters(clip_norm, grokfast) -> list[Transform]:
@@ -181,7 +155,7 @@ def _grokfast_transform(grokfast) -> list[Transform]:
 
 
 def adamw(lr, weight_decay=0.01, b1=0.9, b2=0.999, eps=1e-8, decay: str = "l2", warmup_steps: int = 0,
-          grokfast=None, clip_norm=None) -> Optimizer:
+          grokfast=None, clip_norm=None, fused: bool | None = None) -> Optimizer | FusedAdamW:
     """AdamW (Loshchilov & Hutter 2019) with decoupled L2 or L1 decay, warmup and optional Grokfast.
 
     Equals ``torch.optim.AdamW`` member by member: ``p ← p − lr·(m̂/(√v̂+eps) + wd·p)``.
@@ -191,10 +165,43 @@ def adamw(lr, weight_decay=0.01, b1=0.9, b2=0.999, eps=1e-8, decay: str = "l2", 
     Defaults: betas and eps are torch's and the paper's; weight_decay=0.01 is torch's.
     Any hyperparameter may be a ``[model]`` tensor.
 
+    ``fused=None`` (the default) takes :class:`FusedAdamW`, one fused kernel per step, whenever
+    it computes the same thing: L2 decay, no clipping or Grokfast, float betas and eps, at most
+    ``MAX_GROUPS`` distinct per-member ``(lr, weight_decay)`` pairs. ``fused=False`` always
+    takes the transform chain; ``fused=True`` insists on the kernel. The two agree to rounding,
+    not bit for bit, so a run resumes with the path it started with (the choice depends only
+    on these arguments, and their state dicts differ).
+
     >>> opt = adamw(lr=1e-3, weight_decay=1.0, warmup_steps=10)   # Nanda et al. 2023
+    >>> type(opt).__name__
+    'FusedAdamW'
     """
+    why_not = _why_not_fused(lr, weight_decay, b1, b2, eps, decay, grokfast, clip_norm)
+    if fused is None:
+        fused = why_not is None
+    elif fused and why_not is not None:
+        raise ConfigError(f"adamw(fused=True): {why_not}; use fused=None or False")
+    if fused:
+        return FusedAdamW(lr, weight_decay, b1, b2, eps, warmup_steps)
     return Optimizer(chain(*_filters(clip_norm, grokfast), scale_by_adam(b1, b2, eps),
                            add_decayed_weights(weight_decay, decay), scale_by_lr(lr, warmup_steps)))
+
+
+def _why_not_fused(lr, weight_decay, b1, b2, eps, decay, grokfast, clip_norm) -> str | None:
+    """Why ``FusedAdamW`` cannot compute this AdamW, or None if it can (bad values are left to the builders)."""
+    if decay != "l2":
+        return f"decay={decay!r} (the kernel decays by L2 only)"
+    if grokfast is not None or clip_norm is not None:
+        return "gradient filters (clip_norm, grokfast) run in the transform chain only"
+    if any(isinstance(v, (Tensor, list, tuple)) or type(v).__module__ == "numpy" for v in (b1, b2, eps)):
+        return "per-member b1, b2 or eps (the kernel takes one value of each)"
+    try:
+        n = FusedAdamW.n_groups(lr, weight_decay)
+    except ConfigError:
+        return "invalid lr or weight decay"  # the chain's builders say what is wrong
+    if n > MAX_GROUPS:
+        return f"{n} distinct (lr, weight_decay) pairs (the kernel path groups at most {MAX_GROUPS})"
+    return None
 
 
 def adam(lr, weight_decay=0.0, b1=0.9, b2=0.999, eps=1e-8, decay: str = "l2", warmup_steps: int = 0,

@@ -1,0 +1,178 @@
+"""AdamW in one fused kernel per step: the fast path ``adamw`` takes when it can.
+
+The transform chain of ``_optim.py`` packs an ensemble's parameters and gradients into one
+``[model, n_params]`` matrix and runs ~10 elementwise passes over it; with minibatches of a
+tiny model that is a fifth of the step (``benchmarks/bench_train.py --optimizer``). When AdamW
+has no gradient filters (clipping, Grokfast), decays by L2 and has float betas and eps, the
+whole update is ``torch._fused_adamw_`` — torch's own fused kernel, the one behind
+``torch.optim.AdamW(fused=True)`` — applied to the parameter tensors where they lie: no packing,
+one pass over parameters, gradients and moments.
+
+The kernel takes one lr and one weight decay per call, so per-member values are handled by
+grouping members: each call covers the members that share ``(lr, weight_decay)``, as contiguous
+row ranges ``[a:b]`` of every ``[model, ...]`` tensor (the member axis is outermost, so a row
+range is itself a contiguous tensor). Inactive members are simply left out of every call, so
+they keep parameters and state bit for bit. Adam's step count (hence bias correction and
+warmup) is kept per member, as in the chain.
+
+State: ``count [model]`` int64 and the moments ``mu``, ``nu`` as flat vectors that hold each
+parameter's ``[model, ...]`` block contiguously, in the order of the parameter dict (so each
+block is a view the kernel can use directly).
+
+>>> import torch
+>>> params = {"W": torch.zeros(3, 2, 2)}
+>>> opt = FusedAdamW(lr=torch.tensor([0.1, 0.2, 0.0]), weight_decay=1.0)
+>>> state = opt.init(params)
+>>> state = opt.step(params, {"W": torch.ones(3, 2, 2)}, state)
+>>> params["W"][:, 0, 0]                               # first Adam step is -lr·sign(g)
+tensor([-0.1000, -0.2000,  0.0000])
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from grokscope.errors import ConfigError
+from grokscope.train._layout import Layout, State, check_active, restore_state
+from grokscope.train._transforms import _Hyper
+
+# Beyond this many (lr, weight decay) groups the per-group calls cost more than the chain's
+# broadcasts; ``adamw`` then uses the chain.
+MAX_GROUPS = 8
+_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+
+class FusedAdamW:
+    """AdamW as ``torch.optim.AdamW``, member by member, with one fused kernel call per step.
+
+    Same interface as :class:`~grokscope.train.Optimizer`: ``init(params) -> state``,
+    ``step(params, grads, state, active=None) -> state``, ``state_dict``, ``load_state``.
+    ``lr`` and ``weight_decay`` may be ``[model]`` tensors; ``warmup_steps`` is Nanda et al.'s
+    linear warmup (see ``scale_by_lr``).
+    """
+
+    def __init__(self, lr, weight_decay=0.01, b1=0.9, b2=0.999, eps=1e-8, warmup_steps: int = 0):
+        self._lr = _Hyper("lr", lr, 0.0, float("inf"))
+        self._wd = _Hyper("weight_decay", weight_decay, 0.0, float("inf"))
+        for name, v, hi_open in (("b1", b1, True), ("b2", b2, True), ("eps", eps, False)):
+            h = _Hyper(name, v, 0.0, 1.0 if hi_open else float("inf"), hi_open=hi_open)
+            if not h.is_float:
+                raise ConfigError(f"{name}: FusedAdamW needs one float for every member; use adamw(..., fused=False)")
+        self.b1, self.b2, self.eps = float(b1), float(b2), float(eps)
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
+            raise ConfigError(f"warmup_steps={warmup_steps!r}: must be an integer >= 0")
+        self.warmup_steps = warmup_steps
+        self._layout: Layout | None = None
+
+    @staticmethod
+    def n_groups(lr, weight_decay) -> int:
+        """How many distinct ``(lr, weight_decay)`` pairs the members have (1 for floats)."""
+        lr_h, wd_h = _Hyper("lr", lr, 0.0, float("inf")), _Hyper("weight_decay", weight_decay, 0.0, float("inf"))
+        if lr_h.is_float and wd_h.is_float:
+            return 1
+        n = max(1 if lr_h.is_float else lr_h.value.shape[0], 1 if wd_h.is_float else wd_h.value.shape[0])
+        lrs = [lr_h.value] * n if lr_h.is_float else lr_h.value.tolist()
+        wds = [wd_h.value] * n if wd_h.is_float else wd_h.value.tolist()
+        return len(set(zip(lrs, wds)))
+
+    def init(self, params: dict[str, Tensor]) -> State:
+        layout = Layout.of(params, "FusedAdamW")
+        if layout.dtype not in _DTYPES or layout.device.type not in ("cpu", "cuda"):
+            raise ConfigError(f"FusedAdamW: parameters are {layout.dtype} on {layout.device}; the fused kernel "
+                              "needs float32/float64/float16/bfloat16 on cpu or cuda; use adamw(..., fused=False)")
+        m = layout.n_members
+        like = torch.empty(m, 1, dtype=torch.float64)
+        lrs, wds = self._lr.at(like), self._wd.at(like)  # validates per-member lengths against the ensemble
+        lrs = [lrs] * m if isinstance(lrs, float) else lrs.flatten().tolist()
+        wds = [wds] * m if isinstance(wds, float) else wds.flatten().tolist()
+        keys = list(dict.fromkeys(zip(lrs, wds)))
+        self._group_of = [keys.index(k) for k in zip(lrs, wds)]  # [model] -> index into keys
+        self._keys = keys
+        self._layout = layout
+        n_flat = m * layout.n_params
+        state = {"count": torch.zeros(m, dtype=torch.int64, device=layout.device),
+                 "mu": torch.zeros(n_flat, dtype=layout.dtype, device=layout.device),
+                 "nu": torch.zeros(n_flat, dtype=layout.dtype, device=layout.device)}
+        self._spec = {k: (v.shape, v.dtype) for k, v in state.items()}
+        return state
+
+    def _blocks(self, flat: Tensor) -> list[Tensor]:
+        """Each parameter's ``[model, ...]`` block of a flat state vector, as a view."""
+        views, start = [], 0
+        for _, shape in self._layout.entries:
+            n = shape.numel()
+            views.append(flat[start:start + n].view(shape))
+            start += n
+        return views
+
+    def _runs(self, count: Tensor, active: Tensor | None) -> list[tuple[int, int, int, int]]:
+        """Maximal member ranges ``(a, b, group, count)`` sharing lr, weight decay and step count."""
+        counts = count.tolist()
+        live = [True] * len(counts) if active is None else active.tolist()
+        runs: list[tuple[int, int, int, int]] = []
+        for i, (g, c, on) in enumerate(zip(self._group_of, counts, live)):
+            if not on:
+                continue
+            if runs and runs[-1][1] == i and runs[-1][2] == g and runs[-1][3] == c:
+                a, _, _, _ = runs[-1]
+                runs[-1] = (a, i + 1, g, c)
+            else:
+                runs.append((i, i + 1, g, c))
+        return runs
+
+    @torch.no_grad()
+    def step(self, params: dict[str, Tensor], grads: dict[str, Tensor | None] | None, state: State,
+             active: Tensor | None = None) -> State:
+        """One AdamW update of every active member, in place; returns ``state``."""
+        if self._layout is None:
+            raise ConfigError("optimizer step before init: call state = opt.init(params) first")
+        plist = self._layout.params_of(params)
+        glist = [p.grad for p in plist] if grads is None else [grads.get(name) for name, _ in self._layout.entries]
+        glist = [torch.zeros_like(p) if g is None else g.contiguous() for p, g in zip(plist, glist)]
+        if active is not None:
+            check_active(active, self._layout.n_members)
+            if bool(active.all()):
+                active = None
+        count = state["count"]
+        runs = self._runs(count, active)  # before the increment: counts as they were
+        count.add_(1) if active is None else count.add_(active.to(count.dtype))
+        mus, nus = self._blocks(state["mu"]), self._blocks(state["nu"])
+        for group, (lr, wd) in enumerate(self._keys):
+            mine = [r for r in runs if r[2] == group]
+            by_lr: dict[float, list[tuple[int, int, int]]] = {}
+            for a, b, _, c in mine:  # warmup makes the effective lr depend on the count
+                done = c  # updates already applied to these members
+                frac = 1.0 if not self.warmup_steps else min(1.0, done / self.warmup_steps)
+                by_lr.setdefault(lr * frac, []).append((a, b, c + 1))
+            for lr_eff, ranges in by_lr.items():
+                p_, g_, m_, v_, s_ = [], [], [], [], []
+                for a, b, t in ranges:
+                    whole = a == 0 and b == self._layout.n_members
+                    step_t = torch.full((), float(t), dtype=torch.float32, device=self._layout.device)
+                    for tensors, out in ((plist, p_), (glist, g_), (mus, m_), (nus, v_)):
+                        out.extend(tensors if whole else [x[a:b] for x in tensors])
+                    s_.extend([step_t] * len(plist))
+                torch._fused_adamw_(p_, g_, m_, v_, [], s_, lr=lr_eff, beta1=self.b1, beta2=self.b2,
+                                    weight_decay=wd, eps=self.eps, amsgrad=False, maximize=False)
+        return state
+
+    def update(self, grads: dict[str, Tensor | None], state: State, params: dict[str, Tensor],
+               active: Tensor | None = None) -> tuple[dict[str, Tensor], State]:
+        """The architecture contract's spelling of ``step``: returns ``(params, state)`` (updated in place)."""
+        return params, self.step(params, grads, state, active)
+
+    def per_member(self, state: State) -> State:
+        """``state`` as ``count [model]``, ``mu, nu [model, n_params]`` (copies), to compare members."""
+        m = self._layout.n_members
+        packed = {k: torch.cat([b.reshape(m, -1) for b in self._blocks(state[k])], dim=1) for k in ("mu", "nu")}
+        return {"count": state["count"], **packed}
+
+    def state_dict(self, state: State) -> dict[str, Tensor]:
+        """A detached copy of ``state`` to store in a checkpoint (tensors only)."""
+        return {k: v.detach().clone() for k, v in state.items()}
+
+    def load_state(self, saved: dict[str, Tensor]) -> State:
+        """A state to continue from, restored bit-exactly from ``state_dict``'s output."""
+        device = self._layout.device if self._layout is not None else None
+        return restore_state(saved, getattr(self, "_spec", None), device)

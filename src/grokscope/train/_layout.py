@@ -1,0 +1,86 @@
+"""What every batched optimizer checks about the parameter dict it serves, and its saved state.
+
+An optimizer serves one dict of ``[model, ...]`` tensors (same member count, dtype and device):
+``Layout.of(params)`` records its names and shapes at ``init`` and ``params_of`` checks each
+step's dict against them, so a mismatch is one clear error instead of a silent mis-update.
+
+>>> import torch
+>>> lay = Layout.of({"W": torch.zeros(3, 2, 2), "b": torch.zeros(3, 2)})
+>>> lay.n_members, lay.n_params
+(3, 6)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from grokscope.errors import ConfigError
+from grokscope.train._transforms import State
+
+
+@dataclass(frozen=True)
+class Layout:
+    entries: tuple[tuple[str, torch.Size], ...]  # (name, [model, ...] shape), in the dict's order
+    n_members: int
+    dtype: torch.dtype
+    device: torch.device
+
+    @property
+    def n_params(self) -> int:
+        """Parameters per member."""
+        return sum(shape[1:].numel() for _, shape in self.entries)
+
+    @property
+    def sizes(self) -> list[int]:
+        """Each tensor's parameters per member, in order."""
+        return [shape[1:].numel() for _, shape in self.entries]
+
+    @classmethod
+    def of(cls, params: dict[str, Tensor], who: str = "optimizer") -> "Layout":
+        if not params:
+            raise ConfigError(f"{who} init: the parameter dict is empty; pass the ensemble's parameters")
+        first = next(iter(params.values()))
+        n, dtype, device = first.shape[0] if first.ndim else 0, first.dtype, first.device
+        for name, p in params.items():
+            if p.ndim == 0 or p.shape[0] != n or p.dtype != dtype or p.device != device:
+                raise ConfigError(
+                    f"parameter {name!r} is {tuple(p.shape)} {p.dtype} on {p.device}; every parameter must be "
+                    f"[model={n}, ...] {dtype} on {device}"
+                )
+        return cls(tuple((name, p.shape) for name, p in params.items()), n, dtype, device)
+
+    def params_of(self, params: dict[str, Tensor]) -> list[Tensor]:
+        """``params`` as a list in init's order, after checking names and shapes."""
+        if len(params) != len(self.entries) or any(
+                name not in params or params[name].shape != shape for name, shape in self.entries):
+            raise ConfigError(
+                f"optimizer step: parameters {[(n, tuple(p.shape)) for n, p in params.items()]} differ from "
+                f"those given to init {[(n, tuple(s)) for n, s in self.entries]}"
+            )
+        return [params[name] for name, _ in self.entries]
+
+
+def check_active(active: Tensor, n_members: int) -> None:
+    if active.shape != (n_members,) or active.dtype != torch.bool:
+        raise ConfigError(f"active: {tuple(active.shape)} {active.dtype}; must be a [model={n_members}] bool tensor")
+
+
+def restore_state(saved: dict[str, Tensor], spec: dict[str, tuple] | None, device) -> State:
+    """A state to continue from: ``saved`` cloned (to ``device``), checked against ``spec`` if known.
+
+    ``spec`` maps each key to the ``(shape, dtype)`` this optimizer's ``init`` made.
+    """
+    if spec is not None:
+        if set(saved) != set(spec):
+            raise ConfigError(
+                f"optimizer state has keys {sorted(saved)}; this optimizer expects {sorted(spec)} "
+                "(was the checkpoint made with a different optimizer config?)")
+        for k, (shape, dtype) in spec.items():
+            if saved[k].shape != shape or saved[k].dtype != dtype:
+                raise ConfigError(
+                    f"optimizer state {k!r} is {tuple(saved[k].shape)} {saved[k].dtype}; expected "
+                    f"{tuple(shape)} {dtype} (different ensemble size or parameters?)")
+    return {k: v.detach().clone().to(device) if device is not None else v.detach().clone() for k, v in saved.items()}
