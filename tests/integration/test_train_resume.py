@@ -4,7 +4,8 @@ Two processes train the same config, one thread each: the reference runs to the 
 store; the victim is killed with SIGKILL once its store holds a randomly chosen step, then
 ``grokscope train --resume`` finishes it. The config exercises all the state a resume must bring
 back: minibatch sampling (the RNG), AdamW moments, the grokfast EMA, per-member learning rates,
-and a member that diverges early (the active mask and the bookkeeping).
+and a member that diverges early (the active mask and the bookkeeping). It runs twice: with
+grokfast (the transform chain) and without (``FusedAdamW``, torch's fused kernel).
 The comparison is exact: same code, same thread count, same inputs -> the same floats.
 """
 
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from grokscope.cli import main
@@ -50,8 +52,7 @@ batch_size = 64
 [optim]
 lr = [1e-2, 5e-3, 2e-2, 1e30]   # the last member diverges within a few steps
 weight_decay = 1.0
-grokfast_alpha = 0.9
-grokfast_lambda = 1.0
+{{grokfast}}
 
 [log]
 flush_seconds = 0.2
@@ -106,9 +107,12 @@ def _assert_same_run(a: Store, b: Store, run: int = 1) -> None:
     assert a.members(run) == b.members(run)
 
 
-def test_kill_minus_9_then_resume_gives_the_uninterrupted_numbers(tmp_path, cli_env, grokscope_argv, capfd):
+@pytest.mark.parametrize("grokfast", ["grokfast_alpha = 0.9\ngrokfast_lambda = 1.0", ""],
+                         ids=["chain-grokfast", "fused-adamw"])
+def test_kill_minus_9_then_resume_gives_the_uninterrupted_numbers(tmp_path, cli_env, grokscope_argv, capfd,
+                                                                   grokfast):
     cfg = tmp_path / "resume.toml"
-    cfg.write_text(CONFIG)
+    cfg.write_text(CONFIG.replace("{grokfast}", grokfast))
     ref_db, db = tmp_path / "reference" / "runs.db", tmp_path / "victim" / "runs.db"
     train = ["train", cfg, "--quiet", "--store"]
     reference = subprocess.Popen(grokscope_argv(*train, ref_db), env=cli_env,

@@ -173,6 +173,18 @@ class FusedAdamW:
         return {k: v.detach().clone() for k, v in state.items()}
 
     def load_state(self, saved: dict[str, Tensor]) -> State:
-        """A state to continue from, restored bit-exactly from ``state_dict``'s output."""
+        """A state to continue from, restored bit-exactly from ``state_dict``'s output.
+
+        The state of the same AdamW run by the transform chain (``adamw(..., fused=False)``, and
+        every AdamW run before grokscope had this path) is converted, so those runs resume too.
+        """
         device = self._layout.device if self._layout is not None else None
+        if self._layout is not None and set(saved) in ({"0.count", "0.mu", "0.nu"},
+                                                       {"0.count", "0.mu", "0.nu", "2.count"}):
+            # scale_by_adam is transform 0 (count, packed [model, n_params] moments); scale_by_lr's
+            # warmup counter "2.count" equals Adam's count less nothing, as both count updates.
+            m, sizes = self._layout.n_members, self._layout.sizes
+            saved = {"count": saved["0.count"],
+                     **{k: torch.cat([blk.reshape(-1) for blk in saved[f"0.{k}"].view(m, -1).split(sizes, dim=1)])
+                        for k in ("mu", "nu")}}
         return restore_state(saved, getattr(self, "_spec", None), device)
