@@ -182,7 +182,7 @@ class FusedAdamW:
         if self._layout is not None and set(saved) in ({"0.count", "0.mu", "0.nu"},
                                                        {"0.count", "0.mu", "0.nu", "2.count"}):
             # scale_by_adam is transform 0 (count, packed [model, n_params] moments); scale_by_lr's
-            # warmup counter "2.count" equals Adam's count less nothing, as both count updates.
+            # warmup counter "2.count" counts the same updates as Adam's, so it is dropped.
             m, sizes = self._layout.n_members, self._layout.sizes
             saved = {"count": saved["0.count"],
                      **{k: torch.cat([blk.reshape(-1) for blk in saved[f"0.{k}"].view(m, -1).split(sizes, dim=1)])
