@@ -1,6 +1,6 @@
 """Training throughput: batched ensembles + grokscope's AdamW vs a loop of nn.Modules + torch.optim.AdamW.
 
-For three published setups, at ensemble sizes 1, 8, 64, 512, one full-batch training step is
+For three published setups and one compute-bound one, at ensemble sizes 1, 8, 64, 512, one full-batch training step is
 
   ensemble  one ``*Ensemble`` holding every member ([model, ...] parameters), the loss summed over
             members' mean losses, one backward, ``grokscope.train.adamw`` (per-member capable);
@@ -13,6 +13,10 @@ Setups (full batch = the whole training split, a different random split per memb
   pair-b64  the same MLP on a minibatch of 64 pairs per step
   nanda   Nanda et al. 2023 one-layer transformer, a+b mod 113, 30% of the 113^2 pairs
   parity  PAIR 2023 sparse parity MLP, 30 bits (parity of the first 3), width 128, 1000 samples
+  mlp-wide  the same task on a 2-hidden-layer MLP of width 1024 (Barak et al. 2022 sweep parity
+          MLPs to this width): compute-bound by construction, since almost all of its FLOPs are
+          one 1000x1024x1024 matmul, so it shows what fraction of the peak a training step can
+          keep once the work is matmuls; the three setups above are not compute-bound
 
 It also measures, in the same run, the machine's fp32 matmul peak (2048^3 matmul), and reports
 the fraction of that peak each method reaches: FLOPs per step = 3 x its forward matmul FLOPs
@@ -21,8 +25,9 @@ computes only the last position's MLP, the PAIR MLP multiplies W_E·W_in once pe
 FLOPs than the reference modules, so each is charged what it actually computes; the speed ratio
 compares model-steps/s, which is what a researcher waits for.
 
-Finally the optimizer alone: grokscope ``adamw`` against ``torch.optim.AdamW`` (default, foreach,
-fused) on the PAIR MLP's stacked [model, ...] parameters.
+Finally the optimizer alone: grokscope ``adamw`` (its fused path, which the training steps use,
+and its transform chain) against ``torch.optim.AdamW`` (default, foreach, fused) on the PAIR
+MLP's stacked [model, ...] parameters.
 
     python benchmarks/bench_train.py            # < ~5 min on 2 cores
     python benchmarks/bench_train.py --quick    # smoke run, ~1 min
@@ -96,6 +101,7 @@ def setups() -> list[Setup]:
     nanda_cfg = TransformerConfig.nanda2023(p=113)
     nanda_x, nanda_y = _pairs_mod(113, eq_token=True)
     parity_cfg = MLPConfig(n_bits=30, width=128)
+    wide_cfg = MLPConfig(n_bits=30, width=1024, depth=2)
     return [
         Setup("pair", lambda m: PairMLPEnsemble(pair_cfg, m).init_(range(m)),
               lambda m, g: _member_splits(pair_x, pair_y, 67 * 67 // 2, m, g)),
@@ -106,6 +112,8 @@ def setups() -> list[Setup]:
         Setup("nanda", lambda m: TransformerEnsemble(nanda_cfg, m).init_(range(m)),
               lambda m, g: _member_splits(nanda_x, nanda_y, int(0.3 * 113 * 113), m, g)),
         Setup("parity", lambda m: MLPEnsemble(parity_cfg, m).init_(range(m)),
+              lambda m, g: _parity_data(30, 3, 1000, m, g)),
+        Setup("mlp-wide", lambda m: MLPEnsemble(wide_cfg, m).init_(range(m)),
               lambda m, g: _parity_data(30, 3, 1000, m, g)),
     ]
 
