@@ -100,6 +100,20 @@ def test_critical_recovers_dc_and_nu_with_intervals():
     assert res.n_gen.tolist() == [9] * 13
 
 
+def test_no_point_fit_means_no_interval_even_when_some_resamples_fit():
+    # Three sizes where most seeds generalize and a fourth where 4 of 9 do: no fit of the law
+    # (it needs 4 sizes), but resamples that draw 5 generalizing seeds at D=500 would fit one.
+    rng = np.random.default_rng(9)
+    x, t = synthetic_sweep(rng, [600.0, 700.0, 800.0], 9, D_c=450.0, nu=1.0, A=1e5, sigma=0.1)
+    x = np.concatenate([x, np.full(9, 500.0)])
+    t = np.concatenate([t, [2e3] * 4 + [np.inf] * 5])
+    res = critical_data_size(x, t, n_boot=200, seed=3)
+    assert not res.fits and res.n_boot_failed < res.n_boot  # the situation the interval must not hide
+    for v in (res.nu, *res.nu_ci, res.d_c_fit, *res.d_c_fit_ci, res.gamma, *res.gamma_ci):
+        assert math.isnan(v)
+    assert "no fit" in res.summary() and "nu =" not in res.summary()
+
+
 def test_threshold_matches_the_budget_limited_closed_form():
     # With budget T, half the seeds (median = A (D - D_c)^-nu, log-normal noise) generalize at
     # D* = D_c + (A / T)^(1/nu). Dense sizes and many seeds make the interpolation close to it.

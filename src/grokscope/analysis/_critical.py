@@ -215,12 +215,15 @@ def critical_data_size(x, t, *, budget: float | None = None, n_boot: int = 500, 
         return (float(lo), float(hi))
 
     sp, po = fits.get("shifted_power"), fits.get("power_offset")
+    nan = float("nan")
     return CriticalResult(
         sizes=sizes, n=n, n_gen=n_gen, t_median=med, member_x=x, member_t=t,
         d_c_threshold=thr, d_c_threshold_ci=interval(boot["thr"]),
-        d_c_fit=sp.params["D_c"] if sp else float("nan"), d_c_fit_ci=interval(boot["dc"]),
-        nu=sp.params["nu"] if sp else float("nan"), nu_ci=interval(boot["nu"]),
-        gamma=po.params["gamma"] if po else float("nan"), gamma_ci=interval(boot["gamma"]),
+        # An interval only around a point estimate: without one, the few resamples that happened to
+        # fit would pass for a measurement.
+        d_c_fit=sp.params["D_c"] if sp else nan, d_c_fit_ci=interval(boot["dc"]) if sp else (nan, nan),
+        nu=sp.params["nu"] if sp else nan, nu_ci=interval(boot["nu"]) if sp else (nan, nan),
+        gamma=po.params["gamma"] if po else nan, gamma_ci=interval(boot["gamma"]) if po else (nan, nan),
         fits=fits, comparison=comparison, budget=budget, n_boot=n_boot, n_boot_failed=failed, ci_level=ci,
     )
 
