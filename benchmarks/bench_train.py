@@ -224,6 +224,38 @@ def run_setups(args, peak_gflops: float) -> None:
         print("note:", n)
 
 
+MATMUL_OPS = ("aten::bmm", "aten::baddbmm", "aten::mm", "aten::addmm", "aten::matmul")
+
+
+def run_profile(spec: str, peak_gflops: float) -> None:
+    """Where one ensemble step's time goes: torch.profiler's ops by self CPU time, matmuls summed."""
+    from torch.profiler import ProfilerActivity, profile
+
+    name, _, m = spec.partition(":")
+    (s,) = [s for s in setups() if s.name == name] or [None]
+    if s is None:
+        raise SystemExit(f"--profile {spec!r}: setup must be one of {[x.name for x in setups()]}")
+    m = int(m or 1)
+    ens = s.make_ensemble(m)
+    tok, lab = s.make_data(m, torch.Generator().manual_seed(0))
+    flops = 3 * forward_flops(ens, tok)
+    step = ensemble_step_fn(ens, tok, lab)
+    n = 5
+    for _ in range(3):
+        step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(n):
+            step()
+    events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in events) / n / 1e3  # ms per step
+    mm = sum(e.self_cpu_time_total for e in events if e.key in MATMUL_OPS) / n / 1e3
+    print(f"\nProfile of one {name} step, {m} members (torch.profiler, {n} steps; profiling slows ops down)")
+    print(f"  {total:.1f} ms per step of op self time; matmuls {mm:.1f} ms ({mm / total:.0%}) at "
+          f"{flops / (mm / 1e3) / 1e9:.0f} GFLOP/s = {flops / (mm / 1e3) / 1e9 / peak_gflops:.0%} of peak")
+    print_table(["op", "ms/step", "share"], [[e.key, f"{e.self_cpu_time_total / n / 1e3:.2f}",
+                                              f"{e.self_cpu_time_total / n / 1e3 / total:.1%}"] for e in events[:15]])
+
+
 def run_optimizer(args) -> None:
     """grokscope adamw vs torch.optim.AdamW on identical stacked [model, ...] PAIR MLP tensors."""
     cfg = PairMLPConfig(p=67, d_hidden=24)
@@ -265,6 +297,8 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 8, 64, 512])
     ap.add_argument("--setups", nargs="+", default=None, help="only these setups (default: all)")
     ap.add_argument("--no-optimizer", action="store_true", help="skip the optimizer-only table")
+    ap.add_argument("--profile", metavar="SETUP[:MEMBERS]", default=None,
+                    help="only profile one ensemble step of SETUP (e.g. nanda:1) and print where its time goes")
     ap.add_argument("--loop-members", type=int, default=4, help="members timed in the loop baseline")
     ap.add_argument("--target-s", type=float, default=3.0, help="timed seconds per configuration and method")
     ap.add_argument("--reps", type=int, default=3, help="interleaved timing blocks (the median is reported)")
@@ -286,6 +320,9 @@ def main() -> None:
     peak = matmul_peak_gflops(reps=2 if args.quick else 5)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, malloc tuned: {tuned}; "
           f"fp32 matmul peak (2048^3): {peak:.1f} GFLOP/s", flush=True)
+    if args.profile:
+        run_profile(args.profile, peak)
+        return
     print("\nTraining steps (full batch, forward + backward + AdamW); 'vs loop' = ensemble model-steps/s"
           " / loop model-steps/s", flush=True)
     run_setups(args, peak)
