@@ -28,10 +28,14 @@ torch.Size([3])
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from grokscope.errors import ConfigError
+
+if TYPE_CHECKING:  # torch is imported lazily, where a generator is made
+    import torch
 
 __all__ = ["member_seed", "generator"]
 
@@ -68,7 +72,7 @@ def member_seed(seed: int, member: int) -> int:
     return int(state[0]) >> 1
 
 
-def generator(seed: int) -> "torch.Generator":
+def generator(seed: int) -> torch.Generator:
     """A fresh CPU ``torch.Generator`` seeded with ``seed`` (in ``[0, 2**64)``).
 
     Pass it as ``generator=`` to ``torch.randperm``, ``torch.randint``, ``torch.randn``...

@@ -13,6 +13,7 @@ Mass is measured both ways, ``l1 = sum |w|`` and ``l2 = sum w^2`` over each bit'
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from grokscope.errors import AnalysisError
@@ -48,7 +49,7 @@ def relevant_fraction(w_in: torch.Tensor, positions, norm: str = "l1") -> torch.
     return mass[..., pos].sum(-1) / total
 
 
-def relevant_fraction_curves(w_in_per_step: list[torch.Tensor], positions) -> dict[str, "np.ndarray"]:
+def relevant_fraction_curves(w_in_per_step: list[torch.Tensor], positions) -> dict[str, np.ndarray]:
     """Relevant-bit mass fractions over checkpoints: ``{"relevant_l1", "relevant_l2"}`` -> ``[n_steps, model]``.
 
     ``w_in_per_step``: the first-layer weights ``[model, n_bits, width]`` at each step.

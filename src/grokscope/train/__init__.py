@@ -5,6 +5,7 @@
 """
 
 from grokscope.train._data import TrainData
+from grokscope.train._fused import FusedAdamW
 from grokscope.train._loop import METRICS, TrainResult, checkpoint_steps, make_optimizer, train
 from grokscope.train._optim import Optimizer, adam, adamw, sgd
 from grokscope.train._schedule import eval_steps
@@ -21,7 +22,7 @@ from grokscope.train._transforms import (
 
 __all__ = [
     "train", "TrainResult", "TrainData", "METRICS", "checkpoint_steps", "make_optimizer", "eval_steps",
-    "Optimizer", "adamw", "adam", "sgd",
+    "Optimizer", "FusedAdamW", "adamw", "adam", "sgd",
     "Transform", "chain", "scale_by_adam", "trace", "add_decayed_weights", "scale_by_lr", "grokfast_ema",
     "clip_by_global_norm",
 ]
