@@ -166,3 +166,14 @@ def test_wide_members_are_packed_under_the_activation_budget():
     spec = parse_spec({"name": "wider", "base": "pair-parity", "seeds": 60, "steps": 10,
                        "grid": {"model.width": [258]}})
     assert [len(p.members) for p in pack(spec)] == chunk_sizes(60, 19) == [15, 15, 15, 15]
+
+
+def test_every_bundled_spec_loads_and_packs():
+    from grokscope.sweep._presets import sweep_presets
+
+    names = sweep_presets()
+    assert {"sweep-pair-parity", "sweep-dc-pair-mod67", "sweep-nu-pair-mod67", "sweep-dc-nanda"} <= set(names)
+    for name in names:
+        s = load_spec(name)
+        plans = pack(s)  # validates every ensemble's config against RunConfig
+        assert sum(p.n_members for p in plans) == s.n_members, name
