@@ -399,3 +399,8 @@ def test_fused_adamw_resumes_a_run_the_chain_started():
         torch.testing.assert_close(p_fused[n], p_chain[n], **TOL)
     with pytest.raises(ConfigError, match="different optimizer config"):
         fused_opt.load_state({"0.mu": state["0.mu"]})
+
+
+def test_fused_adamw_refuses_non_contiguous_parameters_with_one_line():
+    with pytest.raises(ConfigError, match="'W' is not contiguous"):
+        adamw(lr=1e-3, fused=True).init({"W": torch.zeros(3, 4).t()})

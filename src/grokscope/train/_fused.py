@@ -81,6 +81,9 @@ class FusedAdamW:
         if layout.dtype not in _DTYPES or layout.device.type not in ("cpu", "cuda"):
             raise ConfigError(f"FusedAdamW: parameters are {layout.dtype} on {layout.device}; the fused kernel "
                               "needs float32/float64/float16/bfloat16 on cpu or cuda; use adamw(..., fused=False)")
+        for name, p in params.items():
+            if not p.is_contiguous():  # the kernel walks each tensor as one flat block
+                raise ConfigError(f"FusedAdamW: parameter {name!r} is not contiguous; use adamw(..., fused=False)")
         m = layout.n_members
         like = torch.empty(m, 1, dtype=torch.float64)
         lrs, wds = self._lr.at(like), self._wd.at(like)  # validates per-member lengths against the ensemble
