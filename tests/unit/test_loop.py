@@ -378,3 +378,25 @@ def test_resume_of_a_run_stopped_before_its_first_flush_starts_over(store_path):
     assert store.load_resume(run) is None and len(store.metrics(run)[0]) == 0
     train(cfg, store, resume=run)
     _assert_same_stored_run(store, full.run_id, run)
+
+
+# -- flush_denormal ---------------------------------------------------------------------------
+def _thread_flushes() -> bool:
+    # 1e-39 is subnormal in float32: with FTZ/DAZ the product is 0, in IEEE arithmetic 2e-39.
+    return float(torch.tensor([1e-39], dtype=torch.float32).mul_(2.0)) == 0.0
+
+
+@pytest.mark.parametrize("flush", [True, False])
+def test_training_runs_with_the_configured_denormal_mode_and_restores_the_callers(flush):
+    seen = []
+    before = _thread_flushes()
+    train(_cfg(f"flush_denormal={str(flush).lower()}"), None, progress=lambda info: seen.append(_thread_flushes()))
+    assert seen and set(seen) == {flush}
+    assert _thread_flushes() == before
+
+
+def test_flush_denormal_must_be_a_bool():
+    from grokscope.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="flush_denormal"):
+        _cfg("flush_denormal=2")
