@@ -124,8 +124,9 @@ class RunConfig:
     threads: int = 0
     # Flush subnormal floats to zero while training (x86 FTZ/DAZ, torch.set_flush_denormal).
     # Weight decay drives weights and gradients below 1e-38, where each float op takes a slow
-    # microcode path: measured 3.3x faster training of pair-mod67 (docs/performance.md). The
-    # numbers differ from IEEE arithmetic only below 1.2e-38 (float32); false gives exact IEEE.
+    # microcode path: measured 2.9x faster training of pair-mod67 (docs/performance.md). Each op
+    # differs from IEEE arithmetic only below 1.2e-38 (float32), but over a long run that can move
+    # a member's steps a little (2 of 54 in docs/sweeps.md, by ~2%); false gives exact IEEE.
     flush_denormal: bool = True
     # PAIR 2023: a + b mod 67; the training fraction is ours (PAIR does not state it).
     task: dict = field(default_factory=lambda: {"kind": "modular", "op": "add", "p": 67, "train_frac": 0.3})
