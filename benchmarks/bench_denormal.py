@@ -6,8 +6,8 @@ Weight decay shrinks unused weights and their gradients towards zero; once value
 thread, and torch's worker threads copy it from the main thread when they are created, so it
 must be made before the first parallel op of the process, as ``grokscope train`` does. This script trains
 the same config both ways with ``grokscope train``, alternating, each run in a fresh process,
-and prints steps/s, their ratio and the members' phases and steps (which should agree: the
-arithmetic differs only below 1.2e-38).
+and prints steps/s, their ratio and whether the members' phases and steps agree (each op differs
+from IEEE arithmetic only below 1.2e-38, but over a long run that can move a trajectory a little).
 
     .venv/bin/python benchmarks/bench_denormal.py                       # pair-mod67, 4000 steps
     .venv/bin/python benchmarks/bench_denormal.py --preset demo --steps 2000
