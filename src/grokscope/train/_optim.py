@@ -188,7 +188,7 @@ def adamw(lr, weight_decay=0.01, b1=0.9, b2=0.999, eps=1e-8, decay: str = "l2", 
 
 
 def _why_not_fused(lr, weight_decay, b1, b2, eps, decay, grokfast, clip_norm) -> str | None:
-    """Why ``FusedAdamW`` cannot compute this AdamW, or None if it can (bad values are left to the builders)."""
+    """Why ``FusedAdamW`` cannot compute this AdamW, or None if it can (or a value is bad: the builder reports it)."""
     if decay != "l2":
         return f"decay={decay!r} (the kernel decays by L2 only)"
     if grokfast is not None or clip_norm is not None:
@@ -198,7 +198,7 @@ def _why_not_fused(lr, weight_decay, b1, b2, eps, decay, grokfast, clip_norm) ->
     try:
         n = FusedAdamW.n_groups(lr, weight_decay)
     except ConfigError:
-        return "invalid lr or weight decay"  # the chain's builders say what is wrong
+        return None  # a bad value: the builder that follows says which, in one line
     if n > MAX_GROUPS:
         return f"{n} distinct (lr, weight_decay) pairs (the kernel path groups at most {MAX_GROUPS})"
     return None
