@@ -2,9 +2,9 @@
 
 The transform chain of ``_optim.py`` packs an ensemble's parameters and gradients into one
 ``[model, n_params]`` matrix and runs ~10 elementwise passes over it; with minibatches of a
-tiny model that is a fifth of the step (``benchmarks/bench_train.py --optimizer``). When AdamW
-has no gradient filters (clipping, Grokfast), decays by L2 and has float betas and eps, the
-whole update is ``torch._fused_adamw_`` — torch's own fused kernel, the one behind
+tiny model that is a fifth of the step (the optimizer table of ``benchmarks/bench_train.py``).
+When AdamW has no gradient filters (clipping, Grokfast), decays by L2 and has float betas and
+eps, the whole update is ``torch._fused_adamw_`` — torch's own fused kernel, the one behind
 ``torch.optim.AdamW(fused=True)`` — applied to the parameter tensors where they lie: no packing,
 one pass over parameters, gradients and moments.
 
@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from grokscope.errors import ConfigError
-from grokscope.train._layout import Layout, State, check_active, restore_state
+from grokscope.train._layout import BatchedOptimizer, Layout, State, check_active
 from grokscope.train._transforms import _Hyper
 
 # Beyond this many (lr, weight decay) groups the per-group calls cost more than the chain's
@@ -43,7 +43,7 @@ MAX_GROUPS = 8
 _DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
-class FusedAdamW:
+class FusedAdamW(BatchedOptimizer):
     """AdamW as ``torch.optim.AdamW``, member by member, with one fused kernel call per step.
 
     Same interface as :class:`~grokscope.train.Optimizer`: ``init(params) -> state``,
@@ -100,15 +100,6 @@ class FusedAdamW:
         self._spec = {k: (v.shape, v.dtype) for k, v in state.items()}
         return state
 
-    def _blocks(self, flat: Tensor) -> list[Tensor]:
-        """Each parameter's ``[model, ...]`` block of a flat state vector, as a view."""
-        views, start = [], 0
-        for _, shape in self._layout.entries:
-            n = shape.numel()
-            views.append(flat[start:start + n].view(shape))
-            start += n
-        return views
-
     def _runs(self, count: Tensor, active: Tensor | None) -> list[tuple[int, int, int, int]]:
         """Maximal member ranges ``(a, b, group, count)`` sharing lr, weight decay and step count."""
         counts = count.tolist()
@@ -128,10 +119,7 @@ class FusedAdamW:
     def step(self, params: dict[str, Tensor], grads: dict[str, Tensor | None] | None, state: State,
              active: Tensor | None = None) -> State:
         """One AdamW update of every active member, in place; returns ``state``."""
-        if self._layout is None:
-            raise ConfigError("optimizer step before init: call state = opt.init(params) first")
-        plist = self._layout.params_of(params)
-        glist = [p.grad for p in plist] if grads is None else [grads.get(name) for name, _ in self._layout.entries]
+        plist, glist = self._params_and_grads(params, grads)
         glist = [torch.zeros_like(p) if g is None else g.contiguous() for p, g in zip(plist, glist)]
         if active is not None:
             check_active(active, self._layout.n_members)
@@ -140,13 +128,12 @@ class FusedAdamW:
         count = state["count"]
         runs = self._runs(count, active)  # before the increment: counts as they were
         count.add_(1) if active is None else count.add_(active.to(count.dtype))
-        mus, nus = self._blocks(state["mu"]), self._blocks(state["nu"])
+        mus, nus = self._layout.block_views(state["mu"]), self._layout.block_views(state["nu"])
         for group, (lr, wd) in enumerate(self._keys):
             mine = [r for r in runs if r[2] == group]
             by_lr: dict[float, list[tuple[int, int, int]]] = {}
-            for a, b, _, c in mine:  # warmup makes the effective lr depend on the count
-                done = c  # updates already applied to these members
-                frac = 1.0 if not self.warmup_steps else min(1.0, done / self.warmup_steps)
+            for a, b, _, c in mine:  # warmup makes the effective lr depend on the count (updates done)
+                frac = 1.0 if not self.warmup_steps else min(1.0, c / self.warmup_steps)
                 by_lr.setdefault(lr * frac, []).append((a, b, c + 1))
             for lr_eff, ranges in by_lr.items():
                 p_, g_, m_, v_, s_ = [], [], [], [], []
@@ -160,34 +147,22 @@ class FusedAdamW:
                                     weight_decay=wd, eps=self.eps, amsgrad=False, maximize=False)
         return state
 
-    def update(self, grads: dict[str, Tensor | None], state: State, params: dict[str, Tensor],
-               active: Tensor | None = None) -> tuple[dict[str, Tensor], State]:
-        """The architecture contract's spelling of ``step``: returns ``(params, state)`` (updated in place)."""
-        return params, self.step(params, grads, state, active)
-
     def per_member(self, state: State) -> State:
         """``state`` as ``count [model]``, ``mu, nu [model, n_params]`` (copies), to compare members."""
         m = self._layout.n_members
-        packed = {k: torch.cat([b.reshape(m, -1) for b in self._blocks(state[k])], dim=1) for k in ("mu", "nu")}
+        packed = {k: torch.cat([b.reshape(m, -1) for b in self._layout.block_views(state[k])], dim=1)
+                  for k in ("mu", "nu")}
         return {"count": state["count"], **packed}
 
-    def state_dict(self, state: State) -> dict[str, Tensor]:
-        """A detached copy of ``state`` to store in a checkpoint (tensors only)."""
-        return {k: v.detach().clone() for k, v in state.items()}
-
-    def load_state(self, saved: dict[str, Tensor]) -> State:
-        """A state to continue from, restored bit-exactly from ``state_dict``'s output.
-
-        The state of the same AdamW run by the transform chain (``adamw(..., fused=False)``, and
-        every AdamW run before grokscope had this path) is converted, so those runs resume too.
-        """
-        device = self._layout.device if self._layout is not None else None
-        if self._layout is not None and set(saved) in ({"0.count", "0.mu", "0.nu"},
-                                                       {"0.count", "0.mu", "0.nu", "2.count"}):
-            # scale_by_adam is transform 0 (count, packed [model, n_params] moments); scale_by_lr's
-            # warmup counter "2.count" counts the same updates as Adam's, so it is dropped.
-            m, sizes = self._layout.n_members, self._layout.sizes
-            saved = {"count": saved["0.count"],
-                     **{k: torch.cat([blk.reshape(-1) for blk in saved[f"0.{k}"].view(m, -1).split(sizes, dim=1)])
-                        for k in ("mu", "nu")}}
-        return restore_state(saved, getattr(self, "_spec", None), device)
+    def _convert_state(self, saved: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The state of the same AdamW run by the transform chain (``adamw(..., fused=False)``, and
+        every AdamW run before grokscope had this path) in this layout, so those runs resume too."""
+        if self._layout is None or set(saved) not in ({"0.count", "0.mu", "0.nu"},
+                                                      {"0.count", "0.mu", "0.nu", "2.count"}):
+            return saved
+        # scale_by_adam is transform 0 (count, packed [model, n_params] moments); scale_by_lr's
+        # warmup counter "2.count" counts the same updates as Adam's, so it is dropped.
+        m = self._layout.n_members
+        return {"count": saved["0.count"],
+                **{k: torch.cat([v.reshape(-1) for v in self._layout.column_views(saved[f"0.{k}"].view(m, -1))])
+                   for k in ("mu", "nu")}}

@@ -1,8 +1,10 @@
-"""What every batched optimizer checks about the parameter dict it serves, and its saved state.
+"""What every batched optimizer shares: the layout of the parameter dict it serves, and its state API.
 
 An optimizer serves one dict of ``[model, ...]`` tensors (same member count, dtype and device):
 ``Layout.of(params)`` records its names and shapes at ``init`` and ``params_of`` checks each
 step's dict against them, so a mismatch is one clear error instead of a silent mis-update.
+``BatchedOptimizer`` holds what ``Optimizer`` (the transform chain) and ``FusedAdamW`` do alike:
+gathering parameters and gradients, ``update``, ``state_dict`` and ``load_state``.
 
 >>> import torch
 >>> lay = Layout.of({"W": torch.zeros(3, 2, 2), "b": torch.zeros(3, 2)})
@@ -62,6 +64,22 @@ class Layout:
             )
         return [params[name] for name, _ in self.entries]
 
+    def column_views(self, buf: Tensor) -> list[Tensor]:
+        """Each parameter's column block of a packed ``[model, n_params]`` buffer, in its own shape."""
+        views, start = [], 0
+        for (_, shape), n in zip(self.entries, self.sizes):
+            views.append(buf[:, start:start + n].view(shape))
+            start += n
+        return views
+
+    def block_views(self, flat: Tensor) -> list[Tensor]:
+        """Each parameter's contiguous ``[model, ...]`` block of a flat parameter-major vector."""
+        views, start = [], 0
+        for _, shape in self.entries:
+            views.append(flat[start:start + shape.numel()].view(shape))
+            start += shape.numel()
+        return views
+
 
 def check_active(active: Tensor, n_members: int) -> None:
     if active.shape != (n_members,) or active.dtype != torch.bool:
@@ -84,3 +102,44 @@ def restore_state(saved: dict[str, Tensor], spec: dict[str, tuple] | None, devic
                     f"optimizer state {k!r} is {tuple(saved[k].shape)} {saved[k].dtype}; expected "
                     f"{tuple(shape)} {dtype} (different ensemble size or parameters?)")
     return {k: v.detach().clone().to(device) if device is not None else v.detach().clone() for k, v in saved.items()}
+
+
+class BatchedOptimizer:
+    """The part of the optimizer interface that does not depend on how the update is computed.
+
+    Subclasses set ``_layout`` and ``_spec`` (each state key's ``(shape, dtype)``) in ``init`` and
+    implement ``step(params, grads, state, active=None) -> state``.
+    """
+
+    _layout: Layout | None = None
+    _spec: dict[str, tuple] | None = None
+
+    def _params_and_grads(self, params: dict[str, Tensor],
+                          grads: dict[str, Tensor | None] | None) -> tuple[list[Tensor], list[Tensor | None]]:
+        """``params`` and their gradients in init's order (``grads=None``: each ``p.grad``; absent: None)."""
+        if self._layout is None:
+            raise ConfigError("optimizer step before init: call state = opt.init(params) first")
+        plist = self._layout.params_of(params)
+        glist = [p.grad for p in plist] if grads is None else [grads.get(name) for name, _ in self._layout.entries]
+        return plist, glist
+
+    def update(self, grads: dict[str, Tensor | None], state: State, params: dict[str, Tensor],
+               active: Tensor | None = None) -> tuple[dict[str, Tensor], State]:
+        """The architecture contract's spelling of ``step``: returns ``(params, state)`` (updated in place)."""
+        return params, self.step(params, grads, state, active)
+
+    def state_dict(self, state: State) -> dict[str, Tensor]:
+        """A detached copy of ``state`` to store in a checkpoint (tensors only)."""
+        return {k: v.detach().clone() for k, v in state.items()}
+
+    def load_state(self, saved: dict[str, Tensor]) -> State:
+        """A state to continue from, restored bit-exactly from ``state_dict``'s output.
+
+        After ``init`` the keys, shapes and dtypes are checked against this optimizer's.
+        """
+        device = self._layout.device if self._layout is not None else None
+        return restore_state(self._convert_state(saved), self._spec, device)
+
+    def _convert_state(self, saved: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Hook: bring a state saved in another supported format into this optimizer's (default: as is)."""
+        return saved

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from grokscope.errors import ConfigError
 from grokscope.train._fused import MAX_GROUPS, FusedAdamW
-from grokscope.train._layout import Layout, State, check_active, restore_state
+from grokscope.train._layout import BatchedOptimizer, Layout, State, check_active
 from grokscope.train._transforms import (
     Transform,
     add_decayed_weights,
@@ -34,7 +34,7 @@ from grokscope.train._transforms import (
 )
 
 
-class Optimizer:
+class Optimizer(BatchedOptimizer):
     """Applies a ``Transform`` to an ensemble's parameter dict, in place.
 
     ``init(params) -> state``; ``step(params, grads, state, active=None) -> state``.
@@ -56,20 +56,12 @@ class Optimizer:
         # transforms that read them (weight decay).
         self._g = torch.empty(m, layout.n_params, dtype=dtype, device=device)  # [model, n_params]
         self._p = torch.empty_like(self._g) if self.transform.needs_params else None
-        self._g_views = self._views(self._g)
-        self._p_views = self._views(self._p) if self._p is not None else None
+        self._g_views = layout.column_views(self._g)
+        self._p_views = layout.column_views(self._p) if self._p is not None else None
         packed = torch.cat([p.detach().reshape(m, -1) for p in params.values()], dim=1)
         state = self.transform.init(packed)
         self._spec = {k: (v.shape, v.dtype) for k, v in state.items()}
         return state
-
-    def _views(self, buf: Tensor) -> list[Tensor]:
-        # Column block of each parameter, viewed in the parameter's own shape.
-        views, start = [], 0
-        for (_, shape), n in zip(self._layout.entries, self._layout.sizes):
-            views.append(buf[:, start:start + n].view(shape))
-            start += n
-        return views
 
     @torch.no_grad()
     def step(self, params: dict[str, Tensor], grads: dict[str, Tensor | None] | None, state: State,
@@ -80,10 +72,7 @@ class Optimizer:
         missing gradient counts as zero). ``active [model] bool``: members with False
         keep their parameters and state exactly.
         """
-        if self._layout is None:
-            raise ConfigError("optimizer step before init: call state = opt.init(params) first")
-        plist = self._layout.params_of(params)
-        glist = [p.grad for p in plist] if grads is None else [grads.get(name) for name, _ in self._layout.entries]
+        plist, glist = self._params_and_grads(params, grads)
         if any(g is None for g in glist):
             for view, g in zip(self._g_views, glist):
                 view.zero_() if g is None else view.copy_(g)
@@ -104,7 +93,7 @@ class Optimizer:
         if updates is self._g:
             torch._foreach_add_(plist, self._g_views)
         else:  # a transform returned a fresh tensor: view it like the parameters
-            torch._foreach_add_(plist, self._views(updates))
+            torch._foreach_add_(plist, self._layout.column_views(updates))
 
         if frozen is not None:
             for k, v in saved_state.items():
@@ -113,27 +102,9 @@ class Optimizer:
                 p.index_copy_(0, frozen, v)
         return state
 
-    def update(self, grads: dict[str, Tensor | None], state: State, params: dict[str, Tensor],
-               active: Tensor | None = None) -> tuple[dict[str, Tensor], State]:
-        """The architecture contract's spelling of ``step``: returns ``(params, state)`` (updated in place)."""
-        state = self.step(params, grads, state, active)
-        return params, state
-
     def per_member(self, state: State) -> State:
         """``state`` with a leading ``[model]`` axis on every tensor (it already has one here)."""
         return state
-
-    def state_dict(self, state: State) -> dict[str, Tensor]:
-        """A detached copy of ``state`` to store in a checkpoint (tensors only)."""
-        return {k: v.detach().clone() for k, v in state.items()}
-
-    def load_state(self, saved: dict[str, Tensor]) -> State:
-        """A state to continue from, restored bit-exactly from ``state_dict``'s output.
-
-        After ``init`` the keys, shapes and dtypes are checked against this optimizer's.
-        """
-        device = self._layout.device if self._layout is not None else None
-        return restore_state(saved, getattr(self, "_spec", None), device)
 
 
 def _filters(clip_norm, grokfast) -> list[Transform]:
