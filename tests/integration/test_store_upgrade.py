@@ -1,0 +1,87 @@
+"""Nothing a user has is lost by an upgrade: a store written by grokscope 0.1.0 opens, shows,
+reports, analyzes and resumes with today's code.
+
+``tests/fixtures/store_v1.db`` was written once by ``tests/fixtures/make_store_v1.py`` at commit
+3ede61f (before the contracts of issue 9) and is never regenerated. Runs 2 and 4 were stopped
+halfway with a resume state (run 2's optimizer is the transform chain, whose state 0.1.0 keyed
+by chain position; run 4's is ``FusedAdamW``); runs 1 and 3 are the same configs run to the end
+by 0.1.0. Resumed with today's code, each must end with exactly the old uninterrupted numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from grokscope.cli import main
+from grokscope.store import Store
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "store_v1.db"
+OLD_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "all_loss", "all_acc", "weight_norm")
+
+
+@pytest.fixture
+def old_store(tmp_path: Path) -> Path:
+    dst = tmp_path / "store_v1.db"
+    shutil.copyfile(FIXTURE, dst)
+    return dst
+
+
+def _cli(capfd, *args) -> tuple[int, str]:
+    capfd.readouterr()
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as e:
+        code = 0 if e.code is None else e.code
+    out, err = capfd.readouterr()
+    assert "Traceback" not in err, err
+    return code, out
+
+
+def test_old_store_lists_and_shows(old_store, capfd):
+    code, out = _cli(capfd, "runs", "--store", old_store, "--json")
+    assert code == 0
+    runs = {r["id"]: r for r in json.loads(out)}
+    assert [runs[i]["status"] for i in range(1, 7)] == ["finished", "interrupted", "finished", "interrupted",
+                                                        "finished", "finished"]
+    code, out = _cli(capfd, "show", 1, "--store", old_store, "--json")
+    assert code == 0 and len(json.loads(out)["members"]) == 3
+    code, out = _cli(capfd, "sweeps", "--store", old_store)
+    assert code == 0 and "tiny" in out
+
+
+def test_old_store_reports_and_analyzes(old_store, tmp_path, capfd):
+    code, out = _cli(capfd, "report", 1, "--store", old_store, "--out", tmp_path / "report")
+    assert code == 0 and Path(out.strip().splitlines()[-1]).exists()
+    code, _ = _cli(capfd, "analyze", 1, "--store", old_store, "--out", tmp_path / "analysis")
+    assert code == 0
+    assert any((tmp_path / "analysis").iterdir())
+
+
+@pytest.mark.parametrize("interrupted,reference", [(2, 1), (4, 3)], ids=["chain", "fused"])
+def test_old_interrupted_run_resumes_to_the_old_uninterrupted_numbers(old_store, capfd, interrupted, reference):
+    torch.set_num_threads(1)
+    code, _ = _cli(capfd, "train", "--resume", interrupted, "--store", old_store, "--quiet")
+    assert code == 0
+    store = Store(old_store)
+    assert store.get_run(interrupted).status == "finished"
+    steps_ref, ref = store.metrics(reference, names=list(OLD_METRICS))
+    steps_new, new = store.metrics(interrupted, names=list(OLD_METRICS))
+    np.testing.assert_array_equal(steps_new, steps_ref)
+    for k in OLD_METRICS:
+        np.testing.assert_array_equal(new[k], ref[k], err_msg=k)
+    assert store.checkpoint_steps(interrupted) == store.checkpoint_steps(reference)
+    last = store.checkpoint_steps(reference)[-1]
+    a, b = store.load_checkpoint(reference, last), store.load_checkpoint(interrupted, last)
+    assert set(a) == set(b)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    keys = ("mem_step", "gen_step", "phase", "diverged")
+    assert [{k: m.get(k) for k in keys} for m in store.members(interrupted)] == \
+           [{k: m.get(k) for k in keys} for m in store.members(reference)]
