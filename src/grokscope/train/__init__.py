@@ -6,7 +6,8 @@
 
 from grokscope.train._data import TrainData
 from grokscope.train._fused import FusedAdamW
-from grokscope.train._loop import METRICS, TrainResult, checkpoint_steps, make_optimizer, train
+from grokscope.train._loop import METRICS, TrainResult, checkpoint_steps, train
+from grokscope.train._make_optimizer import make_optimizer
 from grokscope.train._optim import Optimizer, adam, adamw, sgd
 from grokscope.train._schedule import eval_steps
 from grokscope.train._transforms import (

@@ -38,8 +38,7 @@ from grokscope.models._common import check_token_values
 from grokscope.seeding import generator, member_seed
 from grokscope.tasks import split
 from grokscope.train._data import TrainData
-from grokscope.train._fused import FusedAdamW
-from grokscope.train._optim import Optimizer, adam, adamw, sgd
+from grokscope.train._make_optimizer import make_optimizer
 from grokscope.train._schedule import eval_steps
 
 __all__ = ["train", "TrainResult", "make_optimizer", "checkpoint_steps", "METRICS"]
@@ -54,25 +53,6 @@ class TrainResult:
     metrics: dict[str, np.ndarray]  # name -> [n_eval, model]
     members: list[dict[str, Any]]  # member, seed, mem_step, gen_step, delay, phase, diverged, ...
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-def make_optimizer(cfg: RunConfig, dtype: torch.dtype, device) -> Optimizer | FusedAdamW:
-    """The batched optimizer of ``cfg.optim``, with per-member lr / weight decay as ``[model]`` tensors."""
-    o = cfg.optim
-
-    def per_member(v):
-        return torch.as_tensor(v, dtype=dtype, device=device) if isinstance(v, list) else float(v)
-
-    lr, wd = per_member(o.lr), per_member(o.weight_decay)
-    clip = o.clip_norm or None
-    grokfast = (o.grokfast_alpha, o.grokfast_lambda) if o.grokfast_lambda > 0 else None
-    if o.name == "adamw":
-        return adamw(lr, wd, o.b1, o.b2, o.eps, o.decay, o.warmup_steps, grokfast, clip)
-    if o.name == "adam":
-        return adam(lr, wd, o.b1, o.b2, o.eps, o.decay, o.warmup_steps, grokfast, clip)
-    if o.decay != "l2" or grokfast is not None:
-        raise ConfigError("optim.name='sgd': supports L2 decay only and no grokfast filter")
-    return sgd(lr, o.momentum, wd, o.nesterov, o.warmup_steps, clip)
 
 
 def checkpoint_steps(total: int, n: int) -> set[int]:
