@@ -68,11 +68,11 @@ def with_steps(cfg: dict, steps: int, n_evals: int) -> dict:
 def per_step_seconds(cfg: dict, steps: int) -> float:
     """Seconds per step over the last evaluation interval (setup and the first steps' warm-up drop out)."""
     from grokscope.config import RunConfig
-    from grokscope.sweep._executor import _train_fn
+    from grokscope.train import train
 
     stamps: list[tuple[int, float]] = []
     # evaluations at steps 0, 1, ~steps/6 and steps: the last interval is most of the run, past warm-up
-    _train_fn()(RunConfig.from_dict(with_steps(cfg, steps, 3)), store=None,
+    train(RunConfig.from_dict(with_steps(cfg, steps, 3)), store=None,
                 progress=lambda d: stamps.append((d["step"], time.perf_counter())))
     (s0, t0), (s1, t1) = stamps[-2], stamps[-1]
     return (t1 - t0) / (s1 - s0)

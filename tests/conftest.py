@@ -15,6 +15,9 @@ import torch
 
 torch.set_num_threads(1)
 
+# tests/toys.py (a task and an architecture written in test code alone) is importable as `toys`.
+sys.path.insert(0, str(Path(__file__).parent))
+
 # Env vars that fix the thread count of every library a subprocess may load (torch reads
 # OMP_NUM_THREADS at start-up for its intra-op pool).
 ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -58,3 +61,21 @@ def grokscope_argv():
         return [sys.executable, "-c", "from grokscope.cli import main; main()", *map(str, args)]
 
     return argv
+
+
+@pytest.fixture
+def run_cli(capfd):
+    """``run_cli(*args)``: run ``grokscope ARGS`` in this process -> (exit code, stdout, stderr)."""
+    from grokscope.cli import main
+
+    def run(*args) -> tuple[int, str, str]:
+        capfd.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as e:
+            code = 0 if e.code is None else e.code if isinstance(e.code, int) else 1
+        out, err = capfd.readouterr()
+        return code, out, err
+
+    return run

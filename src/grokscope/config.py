@@ -3,7 +3,8 @@
 A run config has five sections and a few top-level keys::
 
     name = "pair-mod67"; seed = 0; n_members = 8; dtype = "float32"; device = "cpu"
-    [task]   kind, its options (see grokscope.tasks.make_task), train_frac | train_count
+    [task]   kind, its options (see grokscope.tasks.make_task), train_frac | train_count,
+             and optionally unseen_frac | unseen_count (a third split, never trained on)
     [model]  arch, its options (see grokscope.models), init_scale
     [train]  steps, batch_size, loss, stop_after_grok
     [optim]  name, lr, weight_decay, decay, betas, warmup, grokfast, clipping
@@ -44,7 +45,8 @@ __all__ = [
 
 # One value per member is allowed for these keys (docs/architecture.md, "Config").
 PER_MEMBER_KEYS = ("task.train_frac", "task.train_count", "optim.lr", "optim.weight_decay", "model.init_scale")
-_SPLIT_KEYS = ("train_frac", "train_count")  # belong to split(), not to the task constructor
+# Belong to the split (grokscope.tasks.split_for_run), not to the task constructor.
+_SPLIT_KEYS = ("train_frac", "train_count", "unseen_frac", "unseen_count")
 Num = float | list[float]
 
 
@@ -78,8 +80,27 @@ class OptimConfig:
     grokfast_alpha: float = 0.0  # EMA gradient filter, Lee et al. 2024 (0 = off; paper: 0.98)
     grokfast_lambda: float = 0.0  # amplification of the slow gradient (paper: 2.0)
     clip_norm: float = 0.0  # per-member gradient-norm clip (0 = off)
+    # The lr after the warmup: "constant" (Nanda et al. 2023), or "cosine": half a cosine from lr at
+    # the end of the warmup to final_lr_frac·lr at train.steps (Loshchilov & Hutter 2017, "SGDR").
+    lr_schedule: str = "constant"
+    final_lr_frac: float = 0.0  # cosine only: the last lr as a fraction of lr
+    # The weight decay over training: "constant", or "cosine" from weight_decay at step 0 to
+    # final_wd_frac·weight_decay at train.steps (no warmup: decoupled decay already scales with the lr).
+    wd_schedule: str = "constant"
+    final_wd_frac: float = 0.0  # cosine only
+    # After every update, rescale each member's parameters to this total L2 norm (Liu, Michaud &
+    # Tegmark 2023, "Omnigrok: Grokking beyond algorithmic data"); 0 = off; may be one value per member.
+    project_norm: Num = 0.0
 
     def __post_init__(self):
+        from grokscope.validate import check_choice, check_number
+
+        check_choice(self.lr_schedule, "optim.lr_schedule", ("constant", "cosine"))
+        check_choice(self.wd_schedule, "optim.wd_schedule", ("constant", "cosine"))
+        check_number(self.final_lr_frac, "optim.final_lr_frac", 0.0, 1.0)
+        check_number(self.final_wd_frac, "optim.final_wd_frac", 0.0, 1.0)
+        for v in self.project_norm if isinstance(self.project_norm, list) else [self.project_norm]:
+            check_number(v, "optim.project_norm", 0.0)
         _check(self.name in ("adamw", "adam", "sgd"), "optim.name", self.name, "'adamw', 'adam' or 'sgd'")
         _check(self.decay in ("l2", "l1"), "optim.decay", self.decay, "'l2' or 'l1'")
         for key in ("lr", "weight_decay"):
@@ -151,6 +172,8 @@ class RunConfig:
                 _check(len(value) == self.n_members, key, value, f"one value or a list of n_members={self.n_members} values")
         if "train_frac" in self.task and "train_count" in self.task:
             raise ConfigError("task.train_frac and task.train_count: set one of them, not both")
+        if "unseen_frac" in self.task and "unseen_count" in self.task:
+            raise ConfigError("task.unseen_frac and task.unseen_count: set one of them, not both")
 
     # -- building blocks ------------------------------------------------------------------
     def build_task(self):
@@ -200,18 +223,17 @@ class RunConfig:
 
     def _validate_task_and_model(self) -> tuple[dict, dict]:
         """Check the task and model sections; return them resolved (every option, defaults included)."""
-        for key in ("train_frac", "train_count"):
+        for key in _SPLIT_KEYS:
             if key in self.task:
-                kind = float if key == "train_frac" else int
+                kind = float if key.endswith("_frac") else int
                 _coerce(f"task.{key}", self.task[key], kind | list[kind])
         task = self.build_task()
         from grokscope.models import model_config
         from grokscope.models._build import _task_sizes
-        from grokscope.tasks import split
+        from grokscope.tasks import split_for_run
 
-        if "train_frac" in self.task or "train_count" in self.task:  # range checks live in split()
-            split(task, self.n_members, frac=self.task.get("train_frac"), count=self.task.get("train_count"),
-                  seeds=list(range(self.n_members)))
+        if any(k in self.task for k in _SPLIT_KEYS):  # range checks live in split()
+            split_for_run(task, self.task, list(range(self.n_members)))
 
         arch = self.model.get("arch", "pair_mlp")
         opts = {k: v for k, v in self.model.items() if k not in ("arch", "init_scale")}

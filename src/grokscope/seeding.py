@@ -27,30 +27,16 @@ torch.Size([3])
 
 from __future__ import annotations
 
-import numbers
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from grokscope.errors import ConfigError
+from grokscope.validate import check_seed  # seeds in [0, 2**64): any a user types can be stored and given to torch
 
 if TYPE_CHECKING:  # torch is imported lazily, where a generator is made
     import torch
 
 __all__ = ["member_seed", "generator"]
-
-# SeedSequence accepts arbitrary non-negative ints; we bound seeds to 64 bits so that
-# every seed a user can type is also one we can store and hand to torch.
-_MAX_SEED = 2**64 - 1
-
-
-def _check_seed(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ConfigError(f"{what}={value!r}: must be an integer in [0, 2**64)")
-    value = int(value)
-    if not 0 <= value <= _MAX_SEED:
-        raise ConfigError(f"{what}={value}: must be an integer in [0, 2**64)")
-    return value
 
 
 def member_seed(seed: int, member: int) -> int:
@@ -65,8 +51,8 @@ def member_seed(seed: int, member: int) -> int:
     >>> 0 <= member_seed(7, 0) < 2**63
     True
     """
-    seed = _check_seed(seed, "seed")
-    member = _check_seed(member, "member")
+    seed = check_seed(seed, "seed")
+    member = check_seed(member, "member")
     state = np.random.SeedSequence(entropy=seed, spawn_key=(member,)).generate_state(1, np.uint64)
     # Drop the top bit: signed 64-bit storage (SQLite) must hold every member seed.
     return int(state[0]) >> 1
@@ -85,7 +71,7 @@ def generator(seed: int) -> torch.Generator:
     """
     import torch  # here, so that member_seed works without torch (the theory simulators use it)
 
-    seed = _check_seed(seed, "seed")
+    seed = check_seed(seed, "seed")
     g = torch.Generator(device="cpu")
     g.manual_seed(seed)
     return g

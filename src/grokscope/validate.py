@@ -24,15 +24,23 @@ from typing import Any, Sequence
 
 from grokscope.errors import ConfigError
 
-__all__ = ["require", "check_int", "check_number", "check_choice", "check_bool", "check_seed"]
+__all__ = ["shown", "require", "check_int", "check_number", "check_choice", "check_bool", "check_seed"]
 
 MAX_SEED = 2**64 - 1  # seeds a user can type, store (SQLite) and hand to torch
+
+
+def shown(value: Any) -> str:
+    """How a bad value is written in a message: ``repr``, with NumPy scalars as plain numbers."""
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "shape", None) == ():
+        value = item()
+    return repr(value)
 
 
 def require(ok: bool, key: str, value: Any, allowed: str) -> None:
     """Raise ``ConfigError("{key}={value!r}: must be {allowed}")`` unless ``ok``."""
     if not ok:
-        raise ConfigError(f"{key}={value!r}: must be {allowed}")
+        raise ConfigError(f"{key}={shown(value)}: must be {allowed}")
 
 
 def check_int(value: object, key: str, lo: int | None = None, hi: int | None = None) -> int:
@@ -46,10 +54,7 @@ def check_int(value: object, key: str, lo: int | None = None, hi: int | None = N
     else:
         allowed = "an integer"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, float) and value.is_integer():  # TOML/JSON may hand 3.0 for 3
-            value = int(value)
-        else:
-            raise ConfigError(f"{key}={value!r}: must be {allowed}")
+        raise ConfigError(f"{key}={shown(value)}: must be {allowed}")
     value = int(value)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise ConfigError(f"{key}={value}: must be {allowed}")
@@ -66,12 +71,10 @@ def check_number(value: object, key: str, lo: float | None = None, hi: float | N
         parts.append(f"{'<' if hi_open else '<='} {hi:g}")
     allowed = "a finite number" + (" " + " and ".join(parts) if parts else "")
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise ConfigError(f"{key}={value!r}: must be {allowed}")
+        raise ConfigError(f"{key}={shown(value)}: must be {allowed}")
     v = float(value)
-    if lo is not None and (v <= lo if lo_open else v < lo):
-        raise ConfigError(f"{key}={value!r}: must be {allowed}")
-    if hi is not None and (v >= hi if hi_open else v > hi):
-        raise ConfigError(f"{key}={value!r}: must be {allowed}")
+    if (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and (v >= hi if hi_open else v > hi)):
+        raise ConfigError(f"{key}={shown(value)}: must be {allowed}")
     return v
 
 

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 import torch
 
-from grokscope.cli import main
 from grokscope.store import Store
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "store_v1.db"
@@ -32,43 +31,31 @@ def old_store(tmp_path: Path) -> Path:
     return dst
 
 
-def _cli(capfd, *args) -> tuple[int, str]:
-    capfd.readouterr()
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = 0 if e.code is None else e.code
-    out, err = capfd.readouterr()
-    assert "Traceback" not in err, err
-    return code, out
-
-
-def test_old_store_lists_and_shows(old_store, capfd):
-    code, out = _cli(capfd, "runs", "--store", old_store, "--json")
-    assert code == 0
+def test_old_store_lists_and_shows(old_store, run_cli):
+    code, out, err = run_cli("runs", "--store", old_store, "--json")
+    assert code == 0, err
     runs = {r["id"]: r for r in json.loads(out)}
     assert [runs[i]["status"] for i in range(1, 7)] == ["finished", "interrupted", "finished", "interrupted",
                                                         "finished", "finished"]
-    code, out = _cli(capfd, "show", 1, "--store", old_store, "--json")
+    code, out, err = run_cli("show", 1, "--store", old_store, "--json")
     assert code == 0 and len(json.loads(out)["members"]) == 3
-    code, out = _cli(capfd, "sweeps", "--store", old_store)
+    code, out, err = run_cli("sweeps", "--store", old_store)
     assert code == 0 and "tiny" in out
 
 
-def test_old_store_reports_and_analyzes(old_store, tmp_path, capfd):
-    code, out = _cli(capfd, "report", 1, "--store", old_store, "--out", tmp_path / "report")
+def test_old_store_reports_and_analyzes(old_store, tmp_path, run_cli):
+    code, out, err = run_cli("report", 1, "--store", old_store, "--out", tmp_path / "report")
     assert code == 0 and Path(out.strip().splitlines()[-1]).exists()
-    code, _ = _cli(capfd, "analyze", 1, "--store", old_store, "--out", tmp_path / "analysis")
-    assert code == 0
+    code, _, err = run_cli("analyze", 1, "--store", old_store, "--out", tmp_path / "analysis")
+    assert code == 0, err
     assert any((tmp_path / "analysis").iterdir())
 
 
 @pytest.mark.parametrize("interrupted,reference", [(2, 1), (4, 3)], ids=["chain", "fused"])
-def test_old_interrupted_run_resumes_to_the_old_uninterrupted_numbers(old_store, capfd, interrupted, reference):
+def test_old_interrupted_run_resumes_to_the_old_uninterrupted_numbers(old_store, run_cli, interrupted, reference):
     torch.set_num_threads(1)
-    code, _ = _cli(capfd, "train", "--resume", interrupted, "--store", old_store, "--quiet")
-    assert code == 0
+    code, _, err = run_cli("train", "--resume", interrupted, "--store", old_store, "--quiet")
+    assert code == 0, err
     store = Store(old_store)
     assert store.get_run(interrupted).status == "finished"
     steps_ref, ref = store.metrics(reference, names=list(OLD_METRICS))
@@ -85,3 +72,17 @@ def test_old_interrupted_run_resumes_to_the_old_uninterrupted_numbers(old_store,
     keys = ("mem_step", "gen_step", "phase", "diverged")
     assert [{k: m.get(k) for k in keys} for m in store.members(interrupted)] == \
            [{k: m.get(k) for k in keys} for m in store.members(reference)]
+
+
+def test_old_sweep_is_recognized_by_its_spec(old_store):
+    """Re-running the old sweep's spec finds it complete: config keys added since (with defaults
+    that keep the old behaviour) do not make the registered spec read as a different one."""
+    from grokscope.sweep import parse_spec, run_sweep, sweep_members
+
+    spec = parse_spec({"name": "tiny", "base": "pair-mod67", "seeds": 2, "steps": 100, "max_ensemble": 2,
+                       "set": {"task.p": 7, "task.train_frac": 0.6, "threads": 1, "log.n_checkpoints": 2},
+                       "grid": {"optim.weight_decay": [0.1, 1.0]}})
+    store = Store(old_store)
+    report = run_sweep(spec, store=store, progress=False)
+    assert report.complete and len(report.skipped) == 2 and not report.trained
+    assert len(sweep_members(store, "tiny")) == 4

@@ -37,6 +37,7 @@ __all__ = [
     "accuracy_grid",
     "relu_errors",
     "construction_ensemble",
+    "construction_config",
 ]
 
 _ACTS = {"relu": torch.relu, "x2": lambda x: x * x}
@@ -149,6 +150,21 @@ def relu_errors(p: int, n_neurons: int, freq: int = 1) -> list[tuple[int, int, i
     return [(a, b, int(pred[a, b]), (a + b) % p) for a, b in wrong.nonzero().tolist()]
 
 
+def construction_config(weights: dict[str, torch.Tensor], activation: str = "x2"):
+    """The ``PairMLPConfig`` of weights built by :func:`circular_construction` (factored, tied, no bias).
+
+    The construction writes one known architecture, so its sizes are read from its own tensors.
+
+    >>> construction_config(circular_construction(13, 5, freqs=(2, 3)))
+    PairMLPConfig(p=13, d_embed=4, d_hidden=10, act='x2', factored=True, output='tied', bias=False)
+    """
+    from grokscope.models import PairMLPConfig
+
+    _, p, d_embed = weights["embed.W_E"].shape
+    return PairMLPConfig(p=int(p), d_embed=int(d_embed), d_hidden=int(weights["mlp.W_in"].shape[-1]),
+                         act=activation, factored=True, output="tied", bias=False)
+
+
 def construction_ensemble(
     p: int,
     n_neurons: int,
@@ -168,13 +184,10 @@ def construction_ensemble(
     >>> bool((ens(pairs)[0].argmax(-1) == pairs.sum(1) % 67).all())
     True
     """
-    from grokscope.models import PairMLPConfig, PairMLPEnsemble
+    from grokscope.models import PairMLPEnsemble
 
     weights = circular_construction(p, n_neurons, freqs=freqs, activation=activation, dtype=dtype)
-    cfg = PairMLPConfig(
-        p=p, d_embed=2 * len(tuple(freqs)), d_hidden=len(tuple(freqs)) * n_neurons,
-        act=activation, factored=True, output="tied", bias=False,
-    )
+    cfg = construction_config(weights, activation)
     ens = PairMLPEnsemble(cfg, n_models=1, dtype=dtype)
     ens.load_state_dict(weights)
     return ens

@@ -1,10 +1,10 @@
 """The critical data size D_c, and the law of grokking time above it, with bootstrap intervals.
 
-Gokhale (2023, "The Semantic Landscape Paradigm for Neural Networks", §3.1) reads grokking
+Gokhale (2023, "The semantic landscape paradigm for neural networks", §3.1) reads grokking
 as a percolation transition: below a critical training-set size D_c no path connects the
 memorizing solution to the generalizing one, so a network never generalizes; above it the
-grokking time falls as ``t_g ∝ 1 / (D - D_c)``. Power et al. (2022) first reported the
-critical size. Given a sweep over the data size with several seeds per size, this module:
+grokking time falls as ``t_g ∝ 1 / (D - D_c)``. Power et al. (2022, "Grokking: generalization
+beyond overfitting on small algorithmic datasets") first reported the critical size. Given a sweep over the data size with several seeds per size, this module:
 
 1. estimates the **threshold** ``D_c^thr``: the data size at which half the seeds generalize
    within the step budget. The per-size fractions are made monotone in D (isotonic
@@ -16,7 +16,8 @@ critical size. Given a sweep over the data size with several seeds per size, thi
    gives the *asymptotic* D_c and nu, and the alternative ``t = a D^(-gamma) + b``;
 3. compares the laws (AIC/BIC on log t, leave-one-out error; see ``_fits``);
 4. bootstraps every number over seeds: each resample draws, at every data size, that size's
-   seeds with replacement, and recomputes everything. Intervals are percentile intervals.
+   seeds with replacement (``grokscope.fit.resample`` with ``strata=``), and recomputes
+   everything. Intervals are percentile intervals (``grokscope.fit.percentile_interval``).
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -33,8 +34,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grokscope.analysis._fits import Fit, ModelComparison, compare_fits, fit_power_offset, fit_shifted_power
+from grokscope.analysis._fits import compare_fits, fit_power_offset, fit_shifted_power
 from grokscope.errors import AnalysisError
+from grokscope.fit import Comparison, FitResult, as_generator, check_level, checked, percentile_interval, resample
+from grokscope.validate import check_int
 
 __all__ = ["CriticalResult", "critical_data_size", "plot_critical"]
 
@@ -57,8 +60,8 @@ class CriticalResult:
     nu_ci: tuple[float, float] = (float("nan"), float("nan"))
     gamma: float = float("nan")
     gamma_ci: tuple[float, float] = (float("nan"), float("nan"))
-    fits: dict[str, Fit] = field(default_factory=dict, repr=False)
-    comparison: ModelComparison | None = None
+    fits: dict[str, FitResult] = field(default_factory=dict, repr=False)
+    comparison: Comparison | None = None
     budget: float | None = None
     n_boot: int = 0
     n_boot_failed: int = 0         # resamples where a fit was impossible (too few sizes with a median)
@@ -100,12 +103,12 @@ class CriticalResult:
             "d_c_threshold": self.d_c_threshold, "d_c_threshold_ci": list(self.d_c_threshold_ci),
             "d_c_fit": self.d_c_fit, "d_c_fit_ci": list(self.d_c_fit_ci),
             "nu": self.nu, "nu_ci": list(self.nu_ci), "gamma": self.gamma, "gamma_ci": list(self.gamma_ci),
-            "fits": {k: f.params for k, f in self.fits.items()},
+            "fits": {k: {p: float(v) for p, v in f.params.items()} for k, f in self.fits.items()},
             "budget": self.budget, "n_boot": self.n_boot, "n_boot_failed": self.n_boot_failed, "ci_level": self.ci_level,
         }
         if self.comparison is not None:
             c = self.comparison
-            out["comparison"] = {"aic": c.aic, "bic": c.bic, "loo_rmse": c.loo_rmse, "best": c.best, "delta_aic": c.delta_aic}
+            out["comparison"] = {"aic": c.aic, "bic": c.bic, "loo_rmse": c.loo, "best": c.best, "delta_aic": c.delta_aic}
         return out
 
 
@@ -143,7 +146,7 @@ def _per_size(x: np.ndarray, t: np.ndarray, groups: list[np.ndarray]):
 
 
 def critical_data_size(x, t, *, budget: float | None = None, n_boot: int = 500, ci: float = 0.95,
-                       seed: int = 0, min_sizes_for_fit: int = 4) -> CriticalResult:
+                       seed: int | np.random.Generator = 0, min_sizes_for_fit: int = 4) -> CriticalResult:
     """Estimate D_c (threshold and fitted), nu and gamma with bootstrap intervals over seeds.
 
     ``x[i]`` is member i's data size (count or fraction), ``t[i]`` its steps to generalize;
@@ -161,10 +164,8 @@ def critical_data_size(x, t, *, budget: float | None = None, n_boot: int = 500, 
     t = np.asarray(t, dtype=float).ravel().copy()
     if x.shape != t.shape:
         raise AnalysisError(f"critical_data_size: {x.size} data sizes but {t.size} times; they must pair up")
-    if not 0 < ci < 1:
-        raise AnalysisError(f"ci={ci}: must be between 0 and 1 (e.g. 0.95)")
-    if n_boot < 0:
-        raise AnalysisError(f"n_boot={n_boot}: must be >= 0")
+    ci = check_level(ci, "ci")
+    n_boot = checked(check_int, n_boot, "n_boot", 0)
     min_sizes_for_fit = max(min_sizes_for_fit, 4)   # three parameters need at least four sizes
     t[~np.isfinite(t)] = np.inf
     if budget is not None:
@@ -191,11 +192,11 @@ def critical_data_size(x, t, *, budget: float | None = None, n_boot: int = 500, 
     if ok.sum() >= min_sizes_for_fit:
         fits, comparison = compare_fits(sizes[ok], med[ok])
 
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     boot = {"thr": [], "dc": [], "nu": [], "gamma": []}
     failed = 0
     for _ in range(n_boot):
-        idx = [g[rng.integers(0, g.size, g.size)] for g in groups]
+        idx = np.split(resample(rng, x.size, strata=groups), np.cumsum(n)[:-1])   # seeds within each size
         _, ng_b, med_b = _per_size(x, t, idx)
         thr_b, sp, po = estimate(med_b, n, ng_b)
         boot["thr"].append(thr_b)
@@ -204,26 +205,16 @@ def critical_data_size(x, t, *, budget: float | None = None, n_boot: int = 500, 
             continue
         boot["dc"].append(sp.params["D_c"]); boot["nu"].append(sp.params["nu"]); boot["gamma"].append(po.params["gamma"])
 
-    alpha = (1 - ci) / 2
-
-    def interval(v):
-        v = np.asarray(v, dtype=float)
-        v = v[np.isfinite(v)]
-        if v.size < 2:
-            return (float("nan"), float("nan"))
-        lo, hi = np.quantile(v, [alpha, 1 - alpha])
-        return (float(lo), float(hi))
-
     sp, po = fits.get("shifted_power"), fits.get("power_offset")
     nan = float("nan")
     return CriticalResult(
         sizes=sizes, n=n, n_gen=n_gen, t_median=med, member_x=x, member_t=t,
-        d_c_threshold=thr, d_c_threshold_ci=interval(boot["thr"]),
+        d_c_threshold=thr, d_c_threshold_ci=percentile_interval(boot["thr"], ci),
         # An interval only around a point estimate: without one, the few resamples that happened to
         # fit would pass for a measurement.
-        d_c_fit=sp.params["D_c"] if sp else nan, d_c_fit_ci=interval(boot["dc"]) if sp else (nan, nan),
-        nu=sp.params["nu"] if sp else nan, nu_ci=interval(boot["nu"]) if sp else (nan, nan),
-        gamma=po.params["gamma"] if po else nan, gamma_ci=interval(boot["gamma"]) if po else (nan, nan),
+        d_c_fit=float(sp.params["D_c"]) if sp else nan, d_c_fit_ci=percentile_interval(boot["dc"], ci) if sp else (nan, nan),
+        nu=float(sp.params["nu"]) if sp else nan, nu_ci=percentile_interval(boot["nu"], ci) if sp else (nan, nan),
+        gamma=float(po.params["gamma"]) if po else nan, gamma_ci=percentile_interval(boot["gamma"], ci) if po else (nan, nan),
         fits=fits, comparison=comparison, budget=budget, n_boot=n_boot, n_boot_failed=failed, ci_level=ci,
     )
 
@@ -263,7 +254,7 @@ def plot_critical(res: CriticalResult, path, *, xlabel: str = "training set size
         xs = np.unique(np.concatenate([np.geomspace(1e-3, 1, 60) * (res.sizes[okm].min() - lo_x) + lo_x, xs]))
         sp, sp1, po = res.fits["shifted_power"], res.fits["shifted_power_nu1"], res.fits["power_offset"]
         ax1.plot(xs, sp.predict(xs), "C0", label=f"A(D-D_c)^-ν: ν={res.nu:.2f} [{res.nu_ci[0]:.2f}, {res.nu_ci[1]:.2f}]")
-        ax1.plot(xs, sp1.predict(xs), "C0--", lw=1, label=f"same with ν = 1 (seed), D_c={sp1.params['D_c']:.4g}")
+        ax1.plot(xs, sp1.predict(xs), "C0--", lw=1, label=f"same with ν = 1 (Gokhale 2023), D_c={sp1.params['D_c']:.4g}")
         ax1.plot(xs, po.predict(xs), "C2", label=f"aD^-γ+b: γ={res.gamma:.2f} [{res.gamma_ci[0]:.2f}, {res.gamma_ci[1]:.2f}]")
         ax1.axvline(res.d_c_fit, color="C3", label=f"fitted D_c = {res.d_c_fit:.4g}")
         lo, hi = res.d_c_fit_ci

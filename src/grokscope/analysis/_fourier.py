@@ -181,37 +181,32 @@ def _at_frequency(coeffs: torch.Tensor, freq: torch.Tensor) -> tuple[torch.Tenso
 
 
 def pair_neuron_weights(state: dict[str, torch.Tensor], cfg=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Effective ``(w_in [model, p, d_hidden], w_out [model, d_hidden, n_classes])`` of a PAIR MLP.
+    """Effective ``(w_in [model, p, d_hidden], w_out [model, d_hidden, n_classes])`` of a PAIR MLP state.
 
-    Multiplies out the factorization of the state dict (``embed.W_E``, ``mlp.W_in``,
-    ``mlp.W_out``, ``unembed.W_U``; see ``grokscope.models.PairMLP``). ``cfg`` (a
-    ``PairMLPConfig``) says which it is; without it the layout is read from the names and
-    shapes (factored input when ``W_in`` has ``d_embed`` rows, tied output when there is a
-    ``W_E`` and no ``W_U`` and ``W_out`` has ``d_embed`` columns).
+    The model says what they are: ``PairMLPEnsemble(cfg).anatomy(state)``'s ``neuron_in`` and
+    ``neuron_out`` (``W_E·W_in`` or ``W_in``; ``W_out·W_Eᵀ``, ``W_out·W_U`` or ``W_out``). ``cfg``
+    (a ``PairMLPConfig``) defaults to the layout :func:`~grokscope.analysis.circular_construction`
+    writes (factored, tied). For any other architecture use ``ensemble.anatomy(state)`` directly.
     """
-    w_e = state.get("embed.W_E")
-    w_in, w_out = state["mlp.W_in"], state["mlp.W_out"]
-    if cfg is not None:
-        factored, output = cfg.factored, cfg.output
-    else:
-        d_embed = None if w_e is None else w_e.shape[2]
-        factored = d_embed is not None and w_in.shape[1] == d_embed
-        output = "untied" if "unembed.W_U" in state else ("tied" if d_embed is not None and w_out.shape[2] == d_embed else "collapsed")
-    if factored:
-        w_in = w_e @ w_in  # [model, p, d_hidden]
-    if output == "untied":
-        w_out = w_out @ state["unembed.W_U"]
-    elif output == "tied":
-        w_out = w_out @ w_e.transpose(1, 2)  # [model, d_hidden, p]
-    return w_in, w_out
+    from grokscope.analysis._construct import construction_config
+    from grokscope.models import PairMLPEnsemble
+
+    if cfg is None:
+        cfg = construction_config(state)
+    first = next(iter(state.values()))
+    ens = PairMLPEnsemble(cfg, n_models=first.shape[0], dtype=first.dtype)
+    anatomy = ens.anatomy(state)
+    return anatomy.neuron_in, anatomy.neuron_out
 
 
-def neuron_fourier(w_in: torch.Tensor, w_out: torch.Tensor | None = None) -> NeuronFourier:
+def neuron_fourier(w_in: torch.Tensor, w_out: torch.Tensor | None = None, freq: torch.Tensor | None = None) -> NeuronFourier:
     """Frequencies and stars of the neurons of a one-hidden-layer model.
 
     ``w_in [model, p, n_neurons]``: each neuron's input weight for each token (for the
     factored PAIR MLP, ``W_E @ W_in``); ``w_out [model, n_neurons, p]``: each neuron's
-    effect on each class logit (``W_out @ W_U``). Reference: Pearce et al. 2023, PAIR
+    effect on each class logit (``W_out @ W_U``). ``freq [model, n_neurons]`` (optional) reads
+    the coordinates at given frequencies (e.g. from the activations, :func:`neuron_frequencies_2d`)
+    instead of each input map's dominant one. Reference: Pearce et al. 2023, PAIR
     "It's Full of Stars"; the neuron-to-frequency clustering of Nanda et al. 2023, §4.2.
 
     >>> from grokscope.analysis._construct import circular_construction
@@ -223,7 +218,7 @@ def neuron_fourier(w_in: torch.Tensor, w_out: torch.Tensor | None = None) -> Neu
     coeffs = dft(w_in, dim=1)  # [model, p_component, n]
     energy = frequency_energy(coeffs, dim=1)[:, 1:]  # [model, n_freq - 1, n]
     total = energy.sum(1).clamp_min(torch.finfo(energy.dtype).tiny)  # [model, n]
-    best = energy.argmax(1)  # [model, n]
+    best = energy.argmax(1) if freq is None else freq.to(coeffs.device).long() - 1  # [model, n]
     freq = best + 1
     frac = energy.gather(1, best.unsqueeze(1)).squeeze(1) / total
     in_cos, in_sin = _at_frequency(coeffs, freq)

@@ -2,8 +2,9 @@
 
 Gokhale 2023 ("The Semantic Landscape Paradigm for Neural Networks", §2.2-2.3) pictures
 training as a walk on a graph whose nodes are *heuristic models*, the algorithms the
-weights encode. For modular addition we can name the nodes (Nanda et al. 2023's
-algorithm uses a few key frequencies; memorization uses none) and so place every
+weights encode. For modular addition we can name the nodes (the algorithm of Nanda et al.
+2023, "Progress measures for grokking via mechanistic interpretability", uses a few key
+frequencies; memorization uses none) and so place every
 checkpoint on the graph. Our label of a checkpoint is the pair
 
 * ``freqs``: the frequencies *in use* — the frequencies whose wave

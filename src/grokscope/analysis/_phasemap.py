@@ -1,11 +1,13 @@
 """Phase diagrams of a sweep: per member a phase, per point its distribution over seeds, 2-D maps.
 
 The phases follow Liu et al. (2022, "Towards Understanding Grokking: An Effective Theory of
-Representation Learning", and Omnigrok) and PAIR's "Do Machine Learning Models Memorize or
-Generalize?" (2023, "When Does Grokking Happen?"): *comprehension* (train and test accuracy
-rise together), *grokking* (test accuracy rises long after train), *memorization* (train
-only), *confusion* (neither). The trainer assigns them (``phase`` in ``store.members``);
-a member that diverged counts as ``diverged`` whatever its phase field says.
+Representation Learning", and "Omnigrok: Grokking Beyond Algorithmic Data") and Pearce,
+Ghandeharioun, Hussein, Thain, Wattenberg and Dixon (2023, "Do Machine Learning Models
+Memorize or Generalize?", PAIR explorable, section "When Does Grokking Happen?"):
+*comprehension* (train and test accuracy rise together), *grokking* (test accuracy rises long
+after train), *memorization* (train only), *confusion* (neither). The trainer assigns them
+(``phase`` in ``store.members``); a member that diverged counts as ``diverged`` whatever its
+phase field says.
 
 A map places two swept keys on the axes; each cell shows one small square per seed,
 coloured by that seed's phase (so the number of seeds behind a cell is visible), and a

@@ -6,6 +6,11 @@ Definitions (used everywhere in grokscope: the trainer's summary, reports, sweep
 - **generalization step**: the first evaluated step at which test accuracy >= 99%;
 - **delay**: generalization step / memorization step (> 1 when generalization lags).
 
+One NaN rule: a NaN value never reaches a threshold (:func:`reached`), so a member without a test
+set, or one whose metric is undefined at a step, is never counted as having generalized there.
+Every first crossing in grokscope (the trainer's bookkeeping, the report's member table, the
+analyses) is :func:`first_step_at_or_above` / :func:`first_crossing` / :func:`update_first_crossing`.
+
 Phases, after Liu et al. 2022 ("Towards Understanding Grokking: An Effective Theory of
 Representation Learning", §4, phase diagram) and PAIR 2023 ("When Does Grokking Happen?"), which
 name four outcomes of a run with a fixed budget:
@@ -31,10 +36,20 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["THRESHOLD", "PHASES", "first_step_at_or_above", "phase", "delay_ratio"]
+__all__ = ["THRESHOLD", "PHASES", "reached", "first_step_at_or_above", "first_crossing", "update_first_crossing",
+           "phase", "delay_ratio", "grokking_fields"]
 
 THRESHOLD = 0.99  # "memorized" / "generalized": accuracy >= 99% (the issue's and PAIR's criterion)
 PHASES = ("comprehension", "grokking", "memorization", "confusion", "diverged")
+
+
+def reached(values: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
+    """``values >= threshold`` elementwise, with NaN never reaching (the one NaN rule).
+
+    >>> reached(np.array([0.5, 0.99, np.nan, 1.0])).tolist()
+    [False, True, False, True]
+    """
+    return np.nan_to_num(np.asarray(values, dtype=float), nan=-np.inf) >= threshold
 
 
 def first_step_at_or_above(steps: np.ndarray, values: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
@@ -45,10 +60,29 @@ def first_step_at_or_above(steps: np.ndarray, values: np.ndarray, threshold: flo
     >>> first_step_at_or_above(np.array([0, 10, 20]), np.array([[0.1], [0.995], [0.5]])).tolist()
     [10]
     """
-    values = np.asarray(values, dtype=float)
-    hit = np.nan_to_num(values, nan=-np.inf) >= threshold  # [n_steps, model]
+    hit = reached(values, threshold)  # [n_steps, model]
     first = hit.argmax(axis=0)
     return np.where(hit.any(axis=0), np.asarray(steps)[first], -1).astype(np.int64)
+
+
+def first_crossing(steps: np.ndarray, values: np.ndarray, threshold: float = THRESHOLD) -> list[int | None]:
+    """:func:`first_step_at_or_above` as a list with None for "never".
+
+    >>> first_crossing(np.array([0, 10, 20]), np.array([[0.1, 0.5], [0.995, np.nan], [1.0, 0.9]]))
+    [10, None]
+    """
+    return [None if s < 0 else int(s) for s in first_step_at_or_above(steps, values, threshold).tolist()]
+
+
+def update_first_crossing(first: np.ndarray, step: int, values: np.ndarray, threshold: float = THRESHOLD) -> None:
+    """Online form of :func:`first_step_at_or_above`: set ``first[m] = step`` where member ``m``
+    reaches ``threshold`` now and had not before (``first [model]`` int, -1 = not yet; in place).
+
+    >>> first = np.array([-1, 5, -1]); update_first_crossing(first, 9, np.array([0.999, 1.0, np.nan]))
+    >>> first.tolist()
+    [9, 5, -1]
+    """
+    first[reached(values, threshold) & (first < 0)] = step
 
 
 def delay_ratio(mem_step: int | None, gen_step: int | None) -> float | None:
@@ -74,3 +108,15 @@ def phase(mem_step: int | None, gen_step: int | None, *, diverged: bool = False,
     else:
         raise ValueError(f"rule={rule!r}: must be 'ratio' or 'liu2022'")
     return "grokking" if late else "comprehension"
+
+
+def grokking_fields(mem_step: int | None, gen_step: int | None, diverged: bool = False) -> dict:
+    """A member's ``mem_step``, ``gen_step``, ``delay`` and ``phase`` (steps < 0 read as never).
+
+    >>> grokking_fields(100, 1500)
+    {'mem_step': 100, 'gen_step': 1500, 'delay': 15.0, 'phase': 'grokking'}
+    """
+    mem = None if mem_step is None or mem_step < 0 else int(mem_step)
+    gen = None if gen_step is None or gen_step < 0 else int(gen_step)
+    return {"mem_step": mem, "gen_step": gen, "delay": delay_ratio(mem, gen),
+            "phase": phase(mem, gen, diverged=diverged)}

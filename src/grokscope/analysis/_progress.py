@@ -35,7 +35,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from grokscope.analysis._fourier import dft, dft2, pair_neuron_weights
+from grokscope.analysis._fourier import dft, dft2
+from grokscope.analysis._phases import THRESHOLD, first_step_at_or_above
 from grokscope.errors import AnalysisError
 
 __all__ = [
@@ -242,33 +243,32 @@ def sum_squared_weights(state: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.stack(norms).pow(2).sum(0)
 
 
-def weight_ginis(state: dict[str, torch.Tensor], cfg, p: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(embedding Gini, neuron-logit-map Gini) per member of a checkpoint state dict, ``[model]`` each.
+def weight_ginis(anatomy, p: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(embedding Gini, neuron-logit-map Gini) per member, ``[model]`` each, from a model's ``Anatomy``.
 
-    Transformer: ``embed.W_E`` rows 0..p-1 (the numbers) and ``W_L = W_out @ W_U`` of the last
-    block. PAIR MLP: ``embed.W_E`` (or the collapsed input table) and ``W_out`` times the
-    unembedding (``W_E^T`` when tied).
+    The embedding is ``anatomy.embedding`` rows ``0..p-1`` (the numbers; the input map
+    ``anatomy.neuron_in`` when the model has no embedding), the neuron-logit map
+    ``anatomy.neuron_out`` (``W_L = W_out·W_U`` of the last block of a transformer; ``W_out·W_Eᵀ``
+    for a tied PAIR MLP): the model says which (``grokscope.models.Anatomy``).
     """
-    if "blocks.0.mlp.W_in" in state:
-        w_e = state["embed.W_E"][:, :p]
-        w_l = state[f"blocks.{cfg.n_layers - 1}.mlp.W_out"] @ state["unembed.W_U"]  # [model, d_mlp, C]
-    else:
-        w_in, w_l = pair_neuron_weights(state, cfg)
-        w_e = state.get("embed.W_E", w_in)
-    return embedding_gini(w_e.double()), logit_map_gini(w_l.double())
+    w_e = anatomy.embedding if anatomy.embedding is not None else anatomy.neuron_in
+    if w_e is None or anatomy.neuron_out is None:
+        raise AnalysisError(f"model {anatomy.arch}: has no embedding or neuron-logit map; the Fourier Gini needs both")
+    return embedding_gini(w_e[:, :p].double()), logit_map_gini(anatomy.neuron_out.double())
 
 
 # --- the three phases -------------------------------------------------------------------
 
-# Memorization is complete when training accuracy reaches this (Nanda et al. 2023 call the
-# first phase done once the training loss is near its floor; 99% accuracy is our stated cut).
-MEM_ACC = 0.99
+# Memorization is complete when training accuracy reaches grokscope's one threshold
+# (``grokscope.analysis._phases.THRESHOLD``, 99%): Nanda et al. 2023 call the first phase done
+# once the training loss is near its floor; the accuracy cut is ours, the same as the trainer's.
+MEM_ACC = THRESHOLD  # kept as a name for code that imported it
 # The model grokked when its log test loss fell by at least log(10) from its peak after
 # memorization; cleanup runs from 10% to 90% of that fall (in log loss).
 MIN_LOG_DROP = math.log(10.0)
 CLEAN_LO, CLEAN_HI = 0.1, 0.9
 PHASE_RULE = (
-    "memorization ends at the first checkpoint with train accuracy >= 99%; the run grokked if its log test "
+    f"memorization ends at the first checkpoint with train accuracy >= {THRESHOLD:.0%}; the run grokked if its log test "
     "loss then fell by >= log 10 from its post-memorization peak to its last value; cleanup spans 10% to 90% "
     "of that fall (in log loss); circuit formation lies between memorization and cleanup"
 )
@@ -317,11 +317,11 @@ def progress_phases(steps: np.ndarray, train_acc: np.ndarray, test_loss: np.ndar
     loss = np.asarray(test_loss, dtype=float).reshape(len(steps), -1)
     n_models = acc.shape[1]
     mem, start, end = (np.full(n_models, np.nan) for _ in range(3))
+    first = first_step_at_or_above(np.arange(len(steps)), acc, THRESHOLD)  # [model] index, -1 if never
     for m in range(n_models):
-        hit = np.nonzero(acc[:, m] >= MEM_ACC)[0]
-        if not hit.size:
+        if first[m] < 0:
             continue
-        i_mem = int(hit[0])
+        i_mem = int(first[m])
         mem[m] = steps[i_mem]
         ell = np.log(np.clip(loss[i_mem:, m], 1e-300, None))
         if not np.isfinite(ell).all():

@@ -30,31 +30,36 @@ class RunData:
     unseen_mask: torch.Tensor | None = None  # [model, n_all] bool, if the run keeps a third split
     label: str = ""
 
+    @property
+    def n_members(self) -> int:
+        return int(self.train_mask.shape[0])
 
-def masks_from_split(split, n_all: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``grokscope.tasks.Split`` -> bool masks ``[model, n_all]`` (padding ignored)."""
-    def to_mask(idx, mask):
-        out = torch.zeros(idx.shape[0], n_all, dtype=torch.bool)
-        rows = torch.arange(idx.shape[0])[:, None].expand_as(idx)
-        out[rows[mask], idx[mask]] = True
+    def masks(self) -> dict[str, torch.Tensor]:
+        """``{split: bool [model, n_all]}`` for the splits the run keeps (train, test, unseen)."""
+        out = {"train": self.train_mask, "test": self.test_mask}
+        if self.unseen_mask is not None:
+            out["unseen"] = self.unseen_mask
         return out
 
-    return to_mask(split.train_idx, split.train_mask), to_mask(split.test_idx, split.test_mask)
+    def anatomy(self, state: dict | None = None):
+        """The model's ``Anatomy`` of a checkpoint ``state`` (``grokscope.models``), or None if it declares none."""
+        try:
+            return self.model.anatomy(state)
+        except AnalysisError:
+            return None
+
+
+def masks_from_split(split, n_all: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``grokscope.tasks.Split`` -> train and test bool masks ``[model, n_all]`` (padding ignored)."""
+    masks = split.masks(n_all)
+    return masks["train"], masks["test"]
 
 
 def run_split(cfg, task):
-    """The members' train/test split exactly as ``grokscope.train.train`` draws it.
+    """The members' split exactly as ``grokscope.train.train`` draws it (``grokscope.tasks.split_for_run``)."""
+    from grokscope.tasks import split_for_run
 
-    Mirrors the trainer: ``task.train_frac`` / ``task.train_count`` (default: the whole
-    train pool for pooled tasks, else 30%), member *i*'s data stream ``member_seed(seeds[i], 0)``.
-    """
-    from grokscope.seeding import member_seed
-    from grokscope.tasks import split
-
-    frac, count = cfg.task.get("train_frac"), cfg.task.get("train_count")
-    if frac is None and count is None:
-        frac = 1.0 if getattr(task, "train_pool", None) is not None else 0.3
-    return split(task, cfg.n_members, frac=frac, count=count, seeds=[member_seed(s, 0) for s in cfg.seeds()])
+    return split_for_run(task, cfg.task, cfg.seeds())
 
 
 def load_run(store, run_id: int) -> RunData:
@@ -62,8 +67,9 @@ def load_run(store, run_id: int) -> RunData:
 
     Rebuilds the task and ensemble from the stored config (``RunConfig.from_dict``,
     ``cfg.build_task()``, ``build_model``) and the split from the ``split`` artefact when
-    the run has one (``store.save_arrays(run, "split", {"train_idx", "train_mask",
-    "test_idx", "test_mask"})``), else by re-drawing it as the trainer does (:func:`run_split`).
+    the run has one (``Split.from_arrays``), else by re-drawing it as the trainer does
+    (:func:`run_split`). Raises ``AnalysisError`` for a run without checkpoints, or whose
+    checkpoints are not states of the model its config builds.
     """
     rec = store.get_run(run_id)
     steps = list(store.checkpoint_steps(run_id))
@@ -74,20 +80,22 @@ def load_run(store, run_id: int) -> RunData:
     from grokscope.models import build_model
     from grokscope.tasks import Split
 
-    cfg = RunConfig.from_dict(rec.config)
-    task = cfg.build_task()
-    model = build_model(cfg, task)
     try:
-        arr = {k: torch.as_tensor(v) for k, v in store.load_arrays(run_id, "split").items()}
-        sp = Split(arr["train_idx"].long(), arr["train_mask"].bool(), arr["test_idx"].long(), arr["test_mask"].bool(),
-                   arr["train_mask"].sum(1), arr["test_mask"].sum(1))
+        cfg = RunConfig.from_dict(rec.config)
+        task = cfg.build_task()
+        model = build_model(cfg, task)
+    except GrokscopeError as e:
+        raise AnalysisError(f"run {run_id}: its config does not build a model ({e})") from e
+    try:
+        sp = Split.from_arrays(store.load_arrays(run_id, "split"))
     except (GrokscopeError, KeyError):
         sp = run_split(cfg, task)
-    train, test = masks_from_split(sp, task.n_all)
+    masks = sp.masks(task.n_all)
     first = store.load_checkpoint(run_id, steps[0])
     expected = {k: tuple(v.shape[1:]) for k, v in model.state_dict().items()}
     found = {k: tuple(v.shape[1:]) for k, v in first.items()}
     if found != expected:
         raise AnalysisError(f"run {run_id}: its checkpoints {found} do not match the model its config builds "
                             f"{expected}; was it stored by grokscope's trainer?")
-    return RunData(task, model, steps, lambda s: store.load_checkpoint(run_id, s), train, test, None, label)
+    return RunData(task, model, steps, lambda s: store.load_checkpoint(run_id, s), masks["train"], masks["test"],
+                   masks.get("unseen"), label)

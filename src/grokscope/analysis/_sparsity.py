@@ -33,7 +33,7 @@ def bit_mass(w_in: torch.Tensor, norm: str = "l1") -> torch.Tensor:
 def relevant_fraction(w_in: torch.Tensor, positions, norm: str = "l1") -> torch.Tensor:
     """Fraction of the first-layer weight mass on the relevant bits ``positions``, ``[...]``.
 
-    ``w_in [..., n_bits, width]`` (e.g. ``blocks.0.mlp.W_in`` of an ``MLPEnsemble``,
+    ``w_in [..., n_bits, width]`` (e.g. the input map ``anatomy.neuron_in`` of an ``MLPEnsemble``,
     ``[model, n_bits, width]``, or stacked checkpoints ``[step, model, n_bits, width]``).
 
     >>> w = torch.zeros(1, 6, 4); w[0, :2] = 1.0; w[0, 2:] = 0.5

@@ -5,6 +5,10 @@ style: ``embed.W_E``, ``blocks.0.attn.W_Q``, ``blocks.0.mlp.W_in``, ``unembed.W_
 ``ens.init_(member_seeds, scale)`` makes member *i* identical to ``Ref(cfg).init_(member_seeds[i],
 scale[i])``; ``ens.member(i)`` / ``Ens.from_members([...])`` convert both ways;
 ``run_with_cache(tokens)`` returns ``(logits, {activation name: tensor})`` on both.
+``ens.anatomy(state)`` says what analyses need (embedding, each hidden neuron's input and output map,
+the weights to draw, the activations to cache) and ``Ens.cost(cfg)`` how big a member is, so no code
+outside ``models/`` reads parameter names. Architectures are registered by name
+(``register_architecture``); a run config picks one with ``model.arch``.
 
 >>> import torch
 >>> from grokscope.models import PairMLPConfig, PairMLPEnsemble
@@ -14,8 +18,10 @@ scale[i])``; ``ens.member(i)`` / ``Ens.from_members([...])`` convert both ways;
 (4, 2, 7)
 """
 
+from ._anatomy import Anatomy, ModelCost, WeightView, param_count
 from ._build import ARCHS, build_model, model_config
-from ._common import ACTIVATIONS, EnsembleBase, ParamSpec, ReferenceBase, draw_init
+from ._common import ACTIVATIONS, EnsembleBase, ParamSpec, ReferenceBase, draw_init, record
+from ._registry import Architecture, architectures, get_architecture, register_architecture, unregister_architecture
 from ._mlp import MLP, MLPConfig, MLPEnsemble
 from ._pair_mlp import PairMLP, PairMLPConfig, PairMLPEnsemble
 from ._transformer import Transformer, TransformerConfig, TransformerEnsemble
@@ -37,10 +43,22 @@ __all__ = [
     "build_model",
     "model_config",
     "ARCHS",
+    # the registry: model.arch -> architecture (add one with register_architecture)
+    "Architecture",
+    "register_architecture",
+    "unregister_architecture",
+    "architectures",
+    "get_architecture",
+    # what a model tells analyses (ens.anatomy(state)) and sweeps (Ens.cost(cfg))
+    "Anatomy",
+    "WeightView",
+    "ModelCost",
+    "param_count",
     # shared machinery
     "ACTIVATIONS",
     "ParamSpec",
     "draw_init",
+    "record",
     "EnsembleBase",
     "ReferenceBase",
 ]

@@ -1,7 +1,9 @@
 """From a run config and a task to an initialized ensemble.
 
-The ``model`` section of a run config names the architecture in ``arch`` and may set any field of
-that architecture's config dataclass; sizes the task determines are taken from the task:
+The ``model`` section of a run config names the architecture in ``arch`` (one registered with
+``grokscope.models.register_architecture``) and may set any field of that architecture's config
+dataclass; sizes the task determines are taken from the task, whose ``input_kind`` (``"tokens"``
+unless it says otherwise) must be what the architecture reads:
 
 =============== ======================= ============================================================
 ``arch``        config                  from the task
@@ -23,36 +25,20 @@ import torch
 
 from grokscope.errors import ConfigError
 
+# Each architecture registers itself when its module is imported; this list is the registry's
+# order (pair_mlp, transformer, mlp), so error messages list them the same way every time.
+from . import _pair_mlp, _transformer, _mlp  # noqa: F401  (imported to register)
 from ._common import EnsembleBase
-from ._mlp import MLPConfig, MLPEnsemble
-from ._pair_mlp import PairMLPConfig, PairMLPEnsemble
-from ._transformer import TransformerConfig, TransformerEnsemble
+from ._registry import ARCHS, check_input_kind, get_architecture
 
 __all__ = ["ARCHS", "model_config", "build_model"]
 
-ARCHS = {
-    "pair_mlp": (PairMLPConfig, PairMLPEnsemble),
-    "transformer": (TransformerConfig, TransformerEnsemble),
-    "mlp": (MLPConfig, MLPEnsemble),
-}
 _NOT_ARCH_FIELDS = ("arch", "init_scale")
 
 
 def _task_sizes(arch: str, task) -> dict[str, int]:
-    if arch == "pair_mlp":
-        if task.n_ctx != 2 or task.n_classes != task.vocab_size:
-            raise ConfigError(
-                f"model.arch='pair_mlp' with task {task.name}: needs two operand tokens"
-                " and n_classes == vocab_size; use 'transformer'"
-            )
-        return {"p": task.vocab_size}
-    if arch == "transformer":
-        return {"d_vocab": task.vocab_size, "n_ctx": task.n_ctx, "n_classes": task.n_classes}
-    if task.vocab_size != 2:
-        raise ConfigError(
-            f"model.arch='mlp' with task {task.name}: reads bit strings (vocab 2), this task has vocab {task.vocab_size}"
-        )
-    return {"n_bits": task.n_ctx, "n_classes": task.n_classes}
+    """The config fields ``task`` sets for architecture ``arch`` (its registered ``task_sizes``)."""
+    return get_architecture(arch).task_sizes(task)
 
 
 def model_config(arch: str, task, **options: Any):
@@ -63,10 +49,10 @@ def model_config(arch: str, task, **options: Any):
     >>> model_config("pair_mlp", task, d_hidden=48).p
     97
     """
-    if arch not in ARCHS:
-        raise ConfigError(f"model.arch={arch!r}: must be one of {', '.join(ARCHS)}")
-    cfg_cls = ARCHS[arch][0]
-    sizes = _task_sizes(arch, task)
+    entry = get_architecture(arch)
+    check_input_kind(entry, task)
+    cfg_cls = entry.config_cls
+    sizes = entry.task_sizes(task)
     allowed = {f.name for f in dataclasses.fields(cfg_cls)} - set(sizes)
     for key in options:
         if key not in allowed:
@@ -106,7 +92,7 @@ def build_model(cfg, task, member_seeds: Sequence[int] | None = None) -> Ensembl
     dtype = {"float32": torch.float32, "float64": torch.float64}.get(str(cfg.dtype).replace("torch.", ""))
     if dtype is None:
         raise ConfigError(f"dtype={cfg.dtype!r}: must be float32 or float64")
-    ens = ARCHS[arch][1](model_cfg, cfg.n_members, dtype=dtype, device=getattr(cfg, "device", None) or "cpu")
+    ens = get_architecture(arch).ensemble_cls(model_cfg, cfg.n_members, dtype=dtype, device=getattr(cfg, "device", None) or "cpu")
     if member_seeds is None:
         member_seeds = getattr(cfg, "member_seeds", None)
     if member_seeds is None:

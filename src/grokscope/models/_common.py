@@ -16,7 +16,6 @@ on every device and in both float32 and float64.
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -25,9 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from grokscope.errors import ConfigError
+from grokscope.errors import AnalysisError, ConfigError
+from grokscope.validate import check_choice, check_int, check_number, check_seed  # noqa: F401  (re-exported to the model files)
 
-__all__ = ["ParamSpec", "ACTIVATIONS", "lookup", "record", "activation", "draw_init", "EnsembleBase", "ReferenceBase"]
+__all__ = [
+    "ParamSpec", "ACTIVATIONS", "lookup", "record", "activation", "draw_init", "check_features", "EnsembleBase", "ReferenceBase",
+]
 
 
 def _square(x: Tensor) -> Tensor:
@@ -57,27 +59,12 @@ class ParamSpec:
 
 
 def check_positive_int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
-        raise ConfigError(f"{what}={value!r}: must be an integer >= 1")
-    return int(value)
-
-
-def check_choice(value: object, what: str, allowed: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ConfigError(f"{what}={value!r}: must be one of {', '.join(allowed)}")
-    return value
-
-
-def check_seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) < 2**64:
-        raise ConfigError(f"seed={seed!r}: must be an integer in [0, 2**64)")
-    return int(seed)
+    return check_int(value, what, 1)
 
 
 def check_scale(scale: float) -> float:
-    if not (isinstance(scale, numbers.Real) and math.isfinite(scale) and scale > 0):
-        raise ConfigError(f"model.init_scale={scale!r}: must be a finite number > 0")
-    return float(scale)
+    """Omnigrok's init scale α: a finite number > 0."""
+    return check_number(scale, "model.init_scale", lo=0.0, lo_open=True)
 
 
 def draw_init(specs: Sequence[ParamSpec], seed: int, scale: float) -> dict[str, Tensor]:
@@ -154,8 +141,22 @@ def check_token_values(tokens: Tensor, d_vocab: int) -> Tensor:
     return tokens
 
 
+def check_features(x: Tensor, d_in: int, n_models: int | None) -> Tensor:
+    """Real-valued inputs ``[batch, d_in]``, or ``[n_models, batch, d_in]`` for an ensemble."""
+    if not x.dtype.is_floating_point:
+        raise ConfigError(f"inputs of dtype {x.dtype}: must be real-valued features (a float tensor)")
+    shapes = f"[batch, {d_in}]" if n_models is None else f"[{n_models}, batch, {d_in}] or [batch, {d_in}]"
+    ok = x.shape[-1:] == (d_in,) and (x.dim() == 2 or (n_models is not None and x.dim() == 3 and x.shape[0] == n_models))
+    if not ok:
+        raise ConfigError(f"inputs of shape {tuple(x.shape)}: must be {shapes}")
+    return x
+
+
 class ReferenceBase(nn.Module):
     """One model, written plainly; subclasses set ``param_specs`` and implement ``_forward``."""
+
+    # "tokens": integer ids [batch, cfg.n_ctx] below cfg.d_vocab; "features": real rows [batch, cfg.d_in].
+    input_kind: str = "tokens"
 
     def __init__(self, cfg, dtype: torch.dtype = torch.float32, device=None):
         super().__init__()
@@ -187,6 +188,8 @@ class ReferenceBase(nn.Module):
         return logits, cache
 
     def _check_tokens(self, tokens: Tensor) -> Tensor:
+        if self.input_kind == "features":
+            return check_features(tokens, self.cfg.d_in, None)
         n_ctx = self.cfg.n_ctx
         if tokens.dim() != 2 or tokens.shape[-1] != n_ctx:
             raise ConfigError(f"tokens of shape {tuple(tokens.shape)}: must be [batch, {n_ctx}]")
@@ -197,10 +200,15 @@ class EnsembleBase(nn.Module):
     """``n_models`` independent models whose parameters carry a leading ``model`` axis.
 
     Subclasses set ``reference_cls`` (whose ``param_specs`` declares the parameters) and implement
-    ``_forward(tokens [model, batch, n_ctx] or [batch, n_ctx], cache, **kw)``.
+    ``_forward(tokens [model, batch, n_ctx] or [batch, n_ctx], cache, **kw)``; to take part in
+    analyses and sweeps they also implement ``anatomy(state=None) -> Anatomy`` and the class method
+    ``cost(cfg) -> ModelCost`` (see ``grokscope.models._anatomy``). A ``"features"`` architecture
+    sets ``input_kind = "features"`` and reads ``[model, batch, d_in]`` or ``[batch, d_in]`` floats.
     """
 
     reference_cls: type[ReferenceBase]
+    # What forward reads (one of grokscope.tasks.INPUT_KINDS); a task's input_kind must match.
+    input_kind: str = "tokens"
 
     def __init__(self, cfg, n_models: int, dtype: torch.dtype = torch.float32, device=None):
         super().__init__()
@@ -247,6 +255,15 @@ class EnsembleBase(nn.Module):
         ref.load_state_dict({k: v[i].detach().clone() for k, v in self.state_dict().items()})
         return ref
 
+    def anatomy(self, state=None):
+        """What analyses need to know about this model (an ``Anatomy``); architectures override it."""
+        raise AnalysisError(f"{type(self).__name__}: declares no anatomy(); analyses of its weights do not apply")
+
+    @classmethod
+    def cost(cls, cfg):
+        """One member's size (a ``ModelCost``) for sweep packing; architectures override it."""
+        raise ConfigError(f"{cls.__name__}: declares no cost(cfg); a sweep cannot size its ensembles without it")
+
     @classmethod
     def from_members(cls, members: Sequence[ReferenceBase]):
         """Stack reference models (same config and dtype) into one ensemble."""
@@ -278,6 +295,8 @@ class EnsembleBase(nn.Module):
     check_token_range: bool = True
 
     def _check_tokens(self, tokens: Tensor) -> Tensor:
+        if self.input_kind == "features":
+            return check_features(tokens, self.cfg.d_in, self.n_models)
         n_ctx, m = self.cfg.n_ctx, self.n_models
         ok = tokens.shape[-1:] == (n_ctx,) and (tokens.dim() == 2 or (tokens.dim() == 3 and tokens.shape[0] == m))
         if not ok:

@@ -27,7 +27,9 @@ from torch import Tensor
 
 from grokscope.errors import ConfigError
 
+from ._anatomy import Anatomy, ModelCost, WeightView, param_count, state_tensor
 from ._common import EnsembleBase, ParamSpec, ReferenceBase, activation, check_choice, check_positive_int, record
+from ._registry import register_architecture
 
 __all__ = ["MLPConfig", "MLP", "MLPEnsemble"]
 
@@ -124,6 +126,28 @@ class MLPEnsemble(EnsembleBase):
     """
 
     reference_cls = MLP
+    input_kind = "tokens"  # bits as token ids 0/1
+
+    def anatomy(self, state=None) -> Anatomy:
+        """The first hidden layer's neurons: input map ``W_in [model, n_bits, width]`` over the bits
+        and, when it is the only hidden layer, output map ``W_U [model, width, n_classes]`` (None
+        when deeper layers sit between). No token embedding. From ``state`` or the current weights."""
+        cfg = self.cfg
+        state = self.state_dict() if state is None else state
+        w_in = state_tensor(state, "blocks.0.mlp.W_in", "mlp")  # [model, n_bits, width]
+        w_out = state_tensor(state, "unembed.W_U", "mlp") if cfg.depth == 1 else None
+        return Anatomy(
+            arch="mlp", input_kind=self.input_kind, d_hidden=cfg.width, embedding=None,
+            neuron_in=w_in, neuron_out=w_out,
+            views=(WeightView("input map W_in", w_in, "input bit", "hidden unit"),),
+            hook_names=("blocks.0.mlp.hook_post", "blocks.0.mlp.hook_pre"),
+        )
+
+    @classmethod
+    def cost(cls, cfg: MLPConfig) -> ModelCost:
+        """Parameters; width ``width`` (the hidden layers); cached activations (input, hidden, logits)."""
+        acts = cfg.n_bits + 2 * cfg.depth * cfg.width + cfg.n_classes
+        return ModelCost(n_params=param_count(_specs(cfg)), width=cfg.width, activation_elements=acts)
 
     def _forward(self, tokens: Tensor, cache) -> Tensor:
         cfg = self.cfg
@@ -141,3 +165,15 @@ class MLPEnsemble(EnsembleBase):
         if cfg.bias:
             logits = logits + self.unembed.b_U[:, None, :]
         return record(cache, "hook_logits", logits)
+
+
+def _task_sizes(task) -> dict[str, int]:
+    """``n_bits`` and ``n_classes`` from a task of bit strings (vocabulary 2)."""
+    if task.vocab_size != 2:
+        raise ConfigError(
+            f"model.arch='mlp' with task {task.name}: reads bit strings (vocab 2), this task has vocab {task.vocab_size}"
+        )
+    return {"n_bits": task.n_ctx, "n_classes": task.n_classes}
+
+
+register_architecture("mlp", MLPConfig, MLPEnsemble, MLP, _task_sizes)

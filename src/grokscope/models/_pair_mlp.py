@@ -33,6 +33,7 @@ from torch import Tensor
 
 from grokscope.errors import ConfigError
 
+from ._anatomy import Anatomy, ModelCost, WeightView, param_count, state_tensor
 from ._common import (
     EnsembleBase,
     ParamSpec,
@@ -43,6 +44,7 @@ from ._common import (
     lookup,
     record,
 )
+from ._registry import register_architecture
 
 __all__ = ["PairMLPConfig", "PairMLP", "PairMLPEnsemble"]
 
@@ -157,6 +159,44 @@ class PairMLPEnsemble(EnsembleBase):
     """
 
     reference_cls = PairMLP
+    input_kind = "tokens"
+
+    def anatomy(self, state=None) -> Anatomy:
+        """The input map ``W_E·W_in`` (``W_in`` unfactored) ``[model, p, d_hidden]``, the output map
+        ``W_out·W_Eᵀ`` / ``W_out·W_U`` / ``W_out`` ``[model, d_hidden, p]``, and ``W_E`` as the
+        embedding (the input table ``W_in`` when there is no ``W_E``), from ``state`` or the current
+        weights (products in the state's dtype: hand a float64 state for float64 maps)."""
+        cfg = self.cfg
+        state = self.state_dict() if state is None else state
+
+        def get(name: str) -> Tensor:
+            return state_tensor(state, name, "pair_mlp")
+
+        w_e = get("embed.W_E") if cfg.has_embed else None  # [model, p, d_embed]
+        w_in = w_e @ get("mlp.W_in") if cfg.factored else get("mlp.W_in")  # [model, p, d_hidden]
+        w_out = get("mlp.W_out")
+        if cfg.output == "untied":
+            w_out, title = w_out @ get("unembed.W_U"), "output map (W_out·W_U)ᵀ"  # [model, d_hidden, p]
+        elif cfg.output == "tied":
+            w_out, title = w_out @ w_e.transpose(1, 2), "output map (W_out·W_Eᵀ)ᵀ"
+        else:
+            title = "output map W_outᵀ"
+        views = (
+            WeightView("input map W_E·W_in" if cfg.factored else "input map W_in", w_in, "input token", "hidden unit"),
+            WeightView(title, w_out.transpose(1, 2), "output class", "hidden unit"),  # [model, p, d_hidden]
+        )
+        return Anatomy(
+            arch="pair_mlp", input_kind=self.input_kind, d_hidden=cfg.d_hidden,
+            embedding=w_in if w_e is None else w_e, neuron_in=w_in, neuron_out=w_out,
+            views=views, hook_names=("mlp.hook_post", "mlp.hook_pre"),
+        )
+
+    @classmethod
+    def cost(cls, cfg: PairMLPConfig) -> ModelCost:
+        """Parameters; width ``max(d_hidden, p)`` (hidden layer or logits); cached activations."""
+        p, e, h = cfg.p, cfg.d_embed, cfg.d_hidden
+        acts = (2 * e if cfg.factored else 0) + 2 * h + (0 if cfg.output == "collapsed" else e) + p
+        return ModelCost(n_params=param_count(_specs(cfg)), width=max(h, p), activation_elements=acts)
 
     def _forward(self, tokens: Tensor, cache) -> Tensor:
         cfg = self.cfg
@@ -192,3 +232,16 @@ class PairMLPEnsemble(EnsembleBase):
                 resid = record(cache, "hook_resid_final", torch.bmm(post, self.mlp.W_out))  # [model, batch, d_embed]
                 logits = torch.bmm(resid, unembed)
         return record(cache, "hook_logits", logits)
+
+
+def _task_sizes(task) -> dict[str, int]:
+    """``p`` from a task of two operand tokens whose classes are its tokens (``a ∘ b`` mod p)."""
+    if task.n_ctx != 2 or task.n_classes != task.vocab_size:
+        raise ConfigError(
+            f"model.arch='pair_mlp' with task {task.name}: needs two operand tokens"
+            " and n_classes == vocab_size; use 'transformer'"
+        )
+    return {"p": task.vocab_size}
+
+
+register_architecture("pair_mlp", PairMLPConfig, PairMLPEnsemble, PairMLP, _task_sizes)

@@ -33,7 +33,9 @@ from torch import Tensor
 
 from grokscope.errors import ConfigError
 
+from ._anatomy import Anatomy, ModelCost, WeightView, param_count, state_tensor
 from ._common import EnsembleBase, ParamSpec, ReferenceBase, activation, check_choice, check_positive_int, lookup, record
+from ._registry import register_architecture
 
 __all__ = ["TransformerConfig", "Transformer", "TransformerEnsemble"]
 
@@ -213,6 +215,37 @@ class TransformerEnsemble(EnsembleBase):
     """
 
     reference_cls = Transformer
+    input_kind = "tokens"
+
+    def anatomy(self, state=None) -> Anatomy:
+        """The last block's MLP neurons: input map ``W_E·W_in`` (the direct path from the token
+        embedding, ``[model, d_vocab, d_mlp]``), output map ``W_out·W_U`` ``[model, d_mlp, n_classes]``
+        (LayerNorm, where there is one, is not folded in); the embedding ``W_E`` (every token, "="
+        included). From ``state`` or the current weights, in the state's dtype."""
+        cfg = self.cfg
+        state = self.state_dict() if state is None else state
+
+        def get(name: str) -> Tensor:
+            return state_tensor(state, name, "transformer")
+
+        b = f"blocks.{cfg.n_layers - 1}."
+        w_e = get("embed.W_E")  # [model, d_vocab, d_model]
+        return Anatomy(
+            arch="transformer", input_kind=self.input_kind, d_hidden=cfg.d_mlp, embedding=w_e,
+            neuron_in=w_e @ get(b + "mlp.W_in"),  # [model, d_vocab, d_mlp]
+            neuron_out=get(b + "mlp.W_out") @ get("unembed.W_U"),  # [model, d_mlp, n_classes]
+            views=(WeightView("embedding W_E", w_e, "input token", "residual-stream dimension"),),
+            hook_names=(b + "mlp.hook_post", b + "mlp.hook_pre"),
+        )
+
+    @classmethod
+    def cost(cls, cfg: TransformerConfig) -> ModelCost:
+        """Parameters; width ``max(d_mlp, n_classes)``; the activations of the full (every position) path."""
+        T, D, H, E, M = cfg.n_ctx, cfg.d_model, cfg.n_heads, cfg.d_head, cfg.d_mlp
+        # per block: resid_pre, attn_out, resid_mid, mlp_out, resid_post; q, k, v, z; pattern; MLP pre, post
+        block = 5 * T * D + 4 * T * H * E + H * T * T + 2 * T * M
+        acts = 2 * T * D + cfg.n_layers * block + D + cfg.n_classes  # + embed, pos_embed; resid_final, logits
+        return ModelCost(n_params=param_count(_specs(cfg)), width=max(M, cfg.n_classes), activation_elements=acts)
 
     def run_with_cache(self, tokens: Tensor, last_only: bool = False):
         return super().run_with_cache(tokens, last_only=last_only)
@@ -275,3 +308,11 @@ class TransformerEnsemble(EnsembleBase):
         if cfg.norm == "post":
             x = _ln(x, blk.ln2, cfg.ln_eps)
         return record(cache, b + "hook_resid_post", x)
+
+
+def _task_sizes(task) -> dict[str, int]:
+    """Vocabulary, context and classes straight from the task: any token task fits."""
+    return {"d_vocab": task.vocab_size, "n_ctx": task.n_ctx, "n_classes": task.n_classes}
+
+
+register_architecture("transformer", TransformerConfig, TransformerEnsemble, Transformer, _task_sizes)

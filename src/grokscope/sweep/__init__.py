@@ -12,6 +12,7 @@
 See ``docs/sweeps.md`` for the spec format and the commands.
 """
 
+from grokscope.sweep._critical_data import DATA_KEYS, critical_data
 from grokscope.sweep._executor import BACKENDS, SweepReport, run_name, run_sweep, spec_difference
 from grokscope.sweep._pack import EnsemblePlan, chunk_sizes, pack
 from grokscope.sweep._presets import preset_path, sweep_presets
@@ -40,4 +41,6 @@ __all__ = [
     "list_sweeps",
     "get_sweep",
     "sweep_members",
+    "critical_data",
+    "DATA_KEYS",
 ]

@@ -11,13 +11,12 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from grokscope import config
 from grokscope.errors import ConfigError
 
-try:  # the config's own list, so a key the lead adds there is packed per member here too
-    from grokscope.config import PER_MEMBER_KEYS as LIST_KEYS
-except ImportError:  # pragma: no cover - only while the package is being assembled
-    # Keys that may hold one value per ensemble member (docs/architecture.md, "Config").
-    LIST_KEYS = ("task.train_frac", "task.train_count", "optim.lr", "optim.weight_decay", "model.init_scale")
+# Keys that may hold one value per ensemble member: the config's own list, so a key added
+# there is packed per member here too.
+LIST_KEYS = config.PER_MEMBER_KEYS
 # Free-form sections: their options depend on task.kind / model.arch, so any key may be set and
 # the config's validation (building the task and the model config) decides.
 _OPEN_SECTIONS = ("task", "model")
@@ -29,21 +28,12 @@ N_MEMBERS_KEY = "n_members"
 STEPS_KEY = "train.steps"
 
 
-def _config_module():
-    try:
-        import grokscope.config as config
-    except ImportError as e:  # pragma: no cover - only while the package is being assembled
-        raise ConfigError(f"grokscope.config is not available ({e}); sweeps need it") from e
-    return config
-
-
 def load_base(base: str | dict | None, spec_dir: Path | None) -> dict[str, Any]:
     """The full base config as a dict: a preset name, a path to a config TOML, or an inline table.
 
     An inline table is a set of dotted overrides on the default config (``{"optim.lr": 1e-3}``)
     or a nested dict; both are applied over ``load_config()``'s defaults.
     """
-    config = _config_module()
     if base is None:
         return config.load_config().to_dict()
     if isinstance(base, str):
@@ -117,7 +107,6 @@ def get_key(cfg: dict[str, Any], key: str) -> Any:
 
 def validate(cfg: dict[str, Any], where: str) -> dict[str, Any]:
     """Round-trip through ``RunConfig`` so that its validation (types, ranges) applies; returns the dict."""
-    config = _config_module()
     try:
         return config.RunConfig.from_dict(copy.deepcopy(cfg)).to_dict()
     except ConfigError as e:

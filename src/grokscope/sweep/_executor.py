@@ -28,14 +28,17 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from grokscope.errors import ConfigError, StoreError
+import grokscope.sweep._configs as C
 from grokscope.sweep import _tables as T
 from grokscope.sweep._pack import EnsemblePlan, pack, run_name
+from grokscope.sweep._progress import SweepProgress
 from grokscope.sweep._spec import SweepSpec
+from grokscope.sweep._train_plan import train_plan
 
-__all__ = ["run_sweep", "SweepReport", "run_name", "spec_difference"]
+__all__ = ["run_sweep", "SweepReport", "run_name", "spec_difference", "train_plan"]
 
 BACKENDS = ("inprocess", "ray")
 
@@ -91,7 +94,7 @@ def _register(store, spec: SweepSpec, plans: list[EnsemblePlan]) -> int:
         T.ensure_tables(conn)
         row = conn.execute("SELECT id, spec FROM sweeps WHERE name=?", (spec.name,)).fetchone()
         if row is not None:
-            diff = spec_difference(json.loads(row[1]), canon)
+            diff = spec_difference(_with_current_defaults(json.loads(row[1])), canon)
             if diff:
                 raise ConfigError(f"sweep {spec.name!r} was started with a different spec ({diff}); "
                                   f"restore the spec or give the sweep a new name")
@@ -109,6 +112,21 @@ def _register(store, spec: SweepSpec, plans: list[EnsemblePlan]) -> int:
             [(sid, pt, s, json.dumps(spec.points[pt].values, sort_keys=True), p.index, j)
              for p in plans for j, (pt, s) in enumerate(p.members)])
     return int(sid)
+
+
+def _with_current_defaults(canon: dict[str, Any]) -> dict[str, Any]:
+    """A registered spec with config keys added since it was stored set to their defaults.
+
+    A spec stores its base config with every default written out; a later grokscope that adds a
+    config key (whose default keeps the old behaviour) must still recognize the sweep as the same.
+    """
+    base = canon.get("base_config")
+    if not isinstance(base, dict):
+        return canon
+    try:
+        return {**canon, "base_config": C.validate(base, "registered sweep spec")}
+    except ConfigError:  # not valid any more: compare as stored, and the difference is reported
+        return canon
 
 
 def _finalize(store, sweep_id: int, plan: EnsemblePlan, run_id: int, seconds: float | None) -> None:
@@ -183,30 +201,6 @@ def _recover(store, sweep_id: int, name: str, plans: dict[int, EnsemblePlan], pe
     return sorted(finished), resumable, sorted(r for ids in abandoned.values() for r in ids)
 
 
-def _train_fn() -> Callable:
-    try:
-        from grokscope.train import train
-    except ImportError:
-        try:  # the package __init__ may not re-export it yet
-            from grokscope.train._loop import train
-        except ImportError as e:  # pragma: no cover - only while the package is being assembled
-            raise ConfigError(f"grokscope.train is not available ({e}); sweeps need it") from e
-    return train
-
-
-def train_plan(plan_config: dict, store, name: str, *, resume: int | None = None) -> int:
-    """Train one ensemble config into ``store`` as a run called ``name`` (or continue run ``resume``)."""
-    from grokscope.config import RunConfig
-
-    train = _train_fn()
-    if resume is not None:
-        cfg = RunConfig.from_dict(store.get_run(resume).config)   # the trainer resumes from the stored config
-    else:
-        cfg = RunConfig.from_dict({**plan_config, "name": name})
-    result = train(cfg, store=store, resume=resume)
-    return int(result.run_id)
-
-
 def run_sweep(spec: SweepSpec, store=None, *, backend: str = "inprocess", address: str | None = None,
               progress: bool = True, max_ensembles: int | None = None, console=None,
               tune_memory: bool = True) -> SweepReport:
@@ -246,8 +240,6 @@ def run_sweep(spec: SweepSpec, store=None, *, backend: str = "inprocess", addres
     todo = [by_index[i] for i in pending if i not in report.adopted]
     if max_ensembles is not None:
         todo = todo[:max_ensembles]
-
-    from grokscope.sweep._progress import SweepProgress
 
     done_plans = [by_index[i] for i in report.skipped + report.adopted]
     bar = SweepProgress(spec, done_plans, enabled=progress, console=console)

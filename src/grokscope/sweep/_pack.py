@@ -10,7 +10,8 @@ keys (``task.train_frac``, ``task.train_count``, ``optim.lr``, ``optim.weight_de
 2. a group larger than its cap is cut into ``ceil(n / cap)`` ensembles of near-equal size
    (equal sizes keep the batched matmuls the same shape and the work even). The cap is
    ``max_ensemble``, lowered for wide members so that one ensemble's widest activation
-   (members x training rows x width) stays under ``ACTIVATION_BUDGET``: measured with
+   (members x training rows x width, the width each architecture states in ``cost(cfg)``) stays
+   under ``ACTIVATION_BUDGET``: measured with
    ``benchmarks/bench_sweep.py`` on the 2-core CPU, 225 parity MLPs of width 258 on 1,750 rows
    trained 0.8x as fast per member as one at a time, 6 of them 2.4x faster (cache, not FLOPs);
 3. each ensemble's config is the base config with the group's shared values and, for the
@@ -33,6 +34,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from grokscope.models import ModelCost, get_architecture, model_config
 from grokscope.seeding import member_seed
 from grokscope.sweep import _configs as C
 from grokscope.sweep._spec import SweepSpec
@@ -85,10 +87,15 @@ def _activation_cap(cfg: dict[str, Any], max_ensemble: int) -> int:
     top = (lambda v: max(v) if isinstance(v, list) else v)
     pool = task.train_pool.numel() if getattr(task, "train_pool", None) is not None else task.n_all
     rows = top(count) if count is not None else math.ceil(pool * (top(frac) if frac is not None else 1.0))
-    m = rc.model
-    width = {"mlp": m.get("width", 1), "pair_mlp": max(m.get("d_hidden", 1), task.n_classes),
-             "transformer": max(m.get("d_mlp", 1), task.n_classes)}.get(m.get("arch"), 1)
+    width = _member_cost(rc.model, task).width
     return max(1, min(max_ensemble, ACTIVATION_BUDGET // max(1, rows * width)))
+
+
+def _member_cost(model: dict[str, Any], task) -> ModelCost:
+    """One member's size as its architecture states it (``cost(cfg)``); a ConfigError if it states none."""
+    arch = get_architecture(model.get("arch", "pair_mlp"))
+    cfg = model_config(arch.name, task, **{k: v for k, v in model.items() if k not in ("arch", "init_scale")})
+    return arch.ensemble_cls.cost(cfg)
 
 
 def pack(spec: SweepSpec, *, validate: bool = True) -> list[EnsemblePlan]:

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grokscope.errors import ConfigError
+from grokscope.sweep._pack import run_name
+from grokscope.sweep._train_plan import train_plan
 
 __all__ = ["run_on_ray", "export_run", "import_run", "train_exported"]
 
@@ -52,10 +54,8 @@ def train_exported(config: dict[str, Any], name: str, threads: int = 1) -> tuple
     """Train one ensemble in a private store and return (exported run, training seconds). Runs on a worker."""
     import torch
 
-    from grokscope.store import Store
-    from grokscope.sweep._executor import train_plan
-
     from grokscope._malloc import tune_malloc
+    from grokscope.store import Store
 
     torch.set_num_threads(threads)
     tune_malloc()
@@ -75,7 +75,6 @@ def run_on_ray(plans, store, sweep_name: str, address: str | None, on_done: Call
         import ray
     except ImportError:
         raise ConfigError("backend='ray' needs Ray: pip install 'grokscope[ray]' (or pip install ray)") from None
-    from grokscope.sweep._executor import run_name
 
     started_here = False
     if not ray.is_initialized():

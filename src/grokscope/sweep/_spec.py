@@ -44,8 +44,9 @@ from typing import Any
 
 import numpy as np
 
+import grokscope.sweep._configs as C
 from grokscope.errors import ConfigError
-from grokscope.sweep import _configs as C
+from grokscope.validate import check_int
 
 __all__ = ["SweepSpec", "Point", "load_spec", "parse_spec"]
 
@@ -132,19 +133,12 @@ def load_spec(path: str | Path, *, name: str | None = None) -> SweepSpec:
     return parse_spec(raw, spec_dir=p.parent)
 
 
-def _int(v: Any, what: str, lo: int, hi: int | None = None) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ConfigError(f"{what}={v!r}: must be an integer {rng}")
-    return v
-
-
 def _logspace(key: str, d: Any) -> list[Any]:
     where = f"sweep [logspace] {key}"
     if not isinstance(d, dict) or not {"start", "stop", "num"} <= set(d) or set(d) - {"start", "stop", "num", "int"}:
         raise ConfigError(f"{where}={d!r}: must be a table {{ start = a, stop = b, num = n [, int = true] }}")
     start, stop = d["start"], d["stop"]
-    num = _int(d["num"], f"{where}.num", 1)
+    num = check_int(d["num"], f"{where}.num", 1)
     for v, w in ((start, "start"), (stop, "stop")):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
             raise ConfigError(f"{where}.{w}={v!r}: must be a number > 0 (log spacing)")
@@ -159,8 +153,8 @@ def _logspace(key: str, d: Any) -> list[Any]:
 def _random_points(table: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     where = "sweep [random]"
     table = dict(table)
-    samples = _int(table.pop("samples", None), f"{where} samples", 1)
-    seed = _int(table.pop("seed", 0), f"{where} seed", 0)
+    samples = check_int(table.pop("samples", None), f"{where} samples", 1)
+    seed = check_int(table.pop("seed", 0), f"{where} seed", 0)
     if not table:
         raise ConfigError(f"{where}: samples={samples} but no key to draw; add e.g. \"optim.lr\" = {{ low = 1e-4, high = 1e-2, log = true }}")
     rng = np.random.default_rng(seed)
@@ -204,14 +198,14 @@ def parse_spec(raw: dict[str, Any], *, spec_dir: Path | None = None) -> SweepSpe
     if isinstance(seeds, list):
         if not seeds or len(set(seeds)) != len(seeds):
             raise ConfigError(f"sweep seeds={seeds!r}: must be a count >= 1 or a non-empty list of distinct integers")
-        seed_indices = tuple(_int(s, "sweep seeds[]", 0) for s in seeds)
+        seed_indices = tuple(check_int(s, "sweep seeds[]", 0) for s in seeds)
     else:
-        seed_indices = tuple(range(_int(seeds, "sweep seeds", 1, 10_000)))
-    seed = _int(raw.get("seed", 0), "sweep seed", 0)
+        seed_indices = tuple(range(check_int(seeds, "sweep seeds", 1, 10_000)))
+    seed = check_int(raw.get("seed", 0), "sweep seed", 0)
     steps = raw.get("steps")
     if steps is not None:
-        steps = _int(steps, "sweep steps", 1)
-    max_ensemble = _int(raw.get("max_ensemble", DEFAULT_MAX_ENSEMBLE), "sweep max_ensemble", 1)
+        steps = check_int(steps, "sweep steps", 1)
+    max_ensemble = check_int(raw.get("max_ensemble", DEFAULT_MAX_ENSEMBLE), "sweep max_ensemble", 1)
 
     base = raw.get("base")
     base_cfg = C.load_base(base, spec_dir)

@@ -7,16 +7,22 @@
 [1882, 2823, 3764, 4704]
 """
 
-from grokscope.tasks._base import Task
-from grokscope.tasks._factory import TASK_KINDS, make_task
+from grokscope.tasks._base import INPUT_KINDS, Task, TaskBase, input_kind, task_groups
+from grokscope.tasks._factory import TASK_KINDS, make_task, register_task, unregister_task
 from grokscope.tasks._groups import DihedralGroup, PermutationGroup
 from grokscope.tasks._modular import MODULAR_OPS, ModularArithmetic
 from grokscope.tasks._parity import SparseParity
-from grokscope.tasks._split import Split, split
+from grokscope.tasks._split import DATA_STREAM, SPLITS, Split, default_train_frac, split, split_for_run
 
 __all__ = [
     "Task",
+    "TaskBase",
+    "INPUT_KINDS",
+    "input_kind",
+    "task_groups",
     "make_task",
+    "register_task",
+    "unregister_task",
     "TASK_KINDS",
     "ModularArithmetic",
     "MODULAR_OPS",
@@ -25,4 +31,8 @@ __all__ = [
     "SparseParity",
     "Split",
     "split",
+    "split_for_run",
+    "default_train_frac",
+    "SPLITS",
+    "DATA_STREAM",
 ]

@@ -11,7 +11,7 @@ from grokscope.tasks._groups import DihedralGroup, PermutationGroup
 from grokscope.tasks._modular import MODULAR_OPS, ModularArithmetic
 from grokscope.tasks._parity import SparseParity
 
-__all__ = ["make_task", "TASK_KINDS"]
+__all__ = ["make_task", "register_task", "unregister_task", "TASK_KINDS"]
 
 _CLASSES: dict[str, type] = {
     "modular": ModularArithmetic,
@@ -19,7 +19,36 @@ _CLASSES: dict[str, type] = {
     "dihedral": DihedralGroup,
     "parity": SparseParity,
 }
-TASK_KINDS: tuple[str, ...] = tuple(_CLASSES)
+TASK_KINDS: tuple[str, ...] = tuple(_CLASSES)  # the built-in kinds; register_task adds more
+
+
+def register_task(kind: str, cls: type) -> None:
+    """Make ``make_task(kind, ...)`` (and so a config's ``task.kind``) build ``cls(...)``.
+
+    ``cls`` is a frozen dataclass whose init fields are the task's options, usually a
+    ``TaskBase`` subclass (see ``grokscope.tasks._base`` for the contract). Registering a kind
+    again replaces it.
+
+    >>> from grokscope.tasks import ModularArithmetic
+    >>> register_task("my_add", ModularArithmetic)
+    >>> make_task("my_add", p=5).n_all
+    25
+    >>> unregister_task("my_add")
+    """
+    if not isinstance(kind, str) or not kind or kind in MODULAR_OPS:
+        raise ConfigError(f"task kind {kind!r}: must be a non-empty name that is not a modular op")
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise ConfigError(f"task class {cls!r}: must be a dataclass whose init fields are the task's options")
+    _CLASSES[kind] = cls
+    _build.cache_clear()  # an earlier class of the same kind must not be served from the cache
+
+
+def unregister_task(kind: str) -> None:
+    """Remove a kind added by :func:`register_task` (the built-in kinds stay)."""
+    if kind in TASK_KINDS or kind not in _CLASSES:
+        raise ConfigError(f"task kind {kind!r}: not a registered task kind (built-ins cannot be removed)")
+    del _CLASSES[kind]
+    _build.cache_clear()
 
 
 def make_task(kind: str, **kwargs: object) -> Task:
@@ -43,7 +72,7 @@ def make_task(kind: str, **kwargs: object) -> Task:
         kwargs = {**kwargs, "op": kind}
         kind = "modular"
     if not isinstance(kind, str) or kind not in _CLASSES:
-        allowed = ", ".join(TASK_KINDS) + " (or a modular op: " + ", ".join(MODULAR_OPS) + ")"
+        allowed = ", ".join(_CLASSES) + " (or a modular op: " + ", ".join(MODULAR_OPS) + ")"
         raise ConfigError(f"task.kind={kind!r}: must be one of {allowed}")
     cls = _CLASSES[kind]
     accepted = [f.name for f in dataclasses.fields(cls) if f.init]

@@ -1,4 +1,6 @@
-"""Simulators of the seeds' theories: the semantic landscape of seed 000.
+"""Simulators of a theory of grokking: the semantic landscape of Gokhale (2023).
+
+Reference: Gokhale (2023), "The semantic landscape paradigm for neural networks".
 
 Training as a walk on a graph of heuristic models with fallibility F (§2); grokking
 and emergence with scale as percolation transitions on that graph (§3); power-law
@@ -9,7 +11,7 @@ Landscapes (``_landscape``): graphs of heuristic models, data D as bond and para
 Percolation (``_percolation``): Newman–Ziff sweeps, exact event times, the Erdős–Rényi reference.
 Dynamics (``_dynamics``): Arrhenius / Metropolis / Glauber hopping, exact kinetic Monte Carlo, exact MFPTs.
 Trap model (``_trap``): Eqs. 4–8, its renewal variant, the exploration that sets τ0.
-Fits (``_fit``): power laws with bootstrap intervals.
+Fits (``_fit``): power laws with bootstrap intervals, a view of ``grokscope.fit``.
 Studies (``_study*``): the experiments behind ``grokscope landscape ...``, as `Study` objects.
 
 >>> from grokscope.theory import square_lattice, bond_sweep

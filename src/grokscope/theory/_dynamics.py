@@ -1,11 +1,13 @@
-"""Hopping between heuristic models: a continuous-time Markov chain (seed 000, §2.3, Eq. 3).
+"""Hopping between heuristic models: a continuous-time Markov chain (Gokhale 2023, §2.3, Eq. 3).
+
+Reference: Gokhale (2023), "The semantic landscape paradigm for neural networks".
 
 Rates on a present edge i -> j, with ΔF = F_j - F_i and R0 the attempt rate:
 
 =============  ===============================  ===========================  ===================
 rule           R_ij                             downhill move (ΔF < 0)       stationary π_i ∝
 =============  ===============================  ===========================  ===================
-"arrhenius"    R0 exp(-β ΔF)   (seed Eq. 3)     *faster* than R0, unbounded  exp(-2 β F_i)
+"arrhenius"    R0 exp(-β ΔF)   (Gokhale Eq. 3)  *faster* than R0, unbounded  exp(-2 β F_i)
 "symmetric"    R0 exp(-β ΔF / 2)                faster than R0, unbounded    exp(-β F_i)
 "metropolis"   R0 min(1, exp(-β ΔF))            exactly R0 (capped)          exp(-β F_i)
 "glauber"      R0 / (1 + exp(β ΔF))             -> R0, R0/2 on flat moves    exp(-β F_i)
@@ -34,6 +36,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import spsolve
 
 from grokscope.errors import ConfigError
+from grokscope.validate import check_choice, check_int, require
 
 __all__ = ["RateMatrix", "hopping_rates", "stationary_boltzmann", "mean_first_passage", "KMCResult", "simulate"]
 
@@ -61,19 +64,16 @@ class RateMatrix:
 
 
 def hopping_rates(edges, F, *, beta: float, rule: str = "arrhenius", R0: float = 1.0) -> RateMatrix:
-    """Rates of the CTMC on the undirected ``edges`` (both directions), seed Eq. 3 and its regularizations.
+    """Rates of the CTMC on the undirected ``edges`` (both directions), Gokhale 2023 Eq. 3 and its regularizations.
 
     >>> import numpy as np
     >>> r = hopping_rates(np.array([[0, 1]]), np.array([0.0, 1.0]), beta=1.0, rule="metropolis")
     >>> np.round(r.rates, 4).tolist()    # 0 -> 1 uphill: e^-1; 1 -> 0 downhill: R0
     [0.3679, 1.0]
     """
-    if not beta > 0:
-        raise ConfigError(f"beta={beta}: the inverse temperature must be > 0")
-    if not R0 > 0:
-        raise ConfigError(f"R0={R0}: the attempt rate must be > 0")
-    if rule not in RULES:
-        raise ConfigError(f"rule={rule!r}: must be one of {', '.join(RULES)}")
+    require(beta > 0, "beta", beta, "> 0 (the inverse temperature)")
+    require(R0 > 0, "R0", R0, "> 0 (the attempt rate)")
+    check_choice(rule, "rule", RULES)
     F = np.asarray(F, dtype=np.float64)
     n = F.shape[0]
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
@@ -110,8 +110,7 @@ def stationary_boltzmann(F, *, beta: float, rule: str = "arrhenius") -> np.ndarr
     >>> stationary_boltzmann(np.array([0.0, np.log(2)]), beta=1.0, rule="metropolis").round(4).tolist()
     [0.6667, 0.3333]
     """
-    if rule not in RULES:
-        raise ConfigError(f"rule={rule!r}: must be one of {', '.join(RULES)}")
+    check_choice(rule, "rule", RULES)
     F = np.asarray(F, dtype=np.float64)
     b = 2.0 * beta if rule == "arrhenius" else beta
     w = np.exp(-b * (F - F.min()))
@@ -182,8 +181,7 @@ def simulate(
     >>> bool(abs(res.hit_time.mean() - 1.0) < 0.1)    # Exp(1) waits
     True
     """
-    if int(n_walkers) != n_walkers or n_walkers < 1:
-        raise ConfigError(f"n_walkers={n_walkers}: must be an integer >= 1")
+    n_walkers = check_int(n_walkers, "n_walkers", 1)
     if record_occupation and not np.isfinite(t_max):
         raise ConfigError("record_occupation needs a finite t_max")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

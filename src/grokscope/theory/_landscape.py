@@ -1,7 +1,9 @@
-"""Graphs of heuristic models: the semantic landscape (seed 000, §2.3, §3).
+"""Graphs of heuristic models: the semantic landscape (Gokhale 2023, §2.3, §3).
+
+Reference: Gokhale (2023), "The semantic landscape paradigm for neural networks".
 
 A `Landscape` is an undirected graph whose nodes are heuristic models, each
-carrying a fallibility F >= 0 (seed Eq. 1). Two random numbers per element make
+carrying a fallibility F >= 0 (Gokhale 2023 Eq. 1). Two random numbers per element make
 data D and parameters N act on it, with every D and N read off *one* realization
 (coupled, as in Newman–Ziff), so a threshold is a property of the realization:
 
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grokscope.errors import ConfigError
+from grokscope.validate import check_int, require
 
 __all__ = [
     "Landscape",
@@ -42,7 +45,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Landscape:
-    """A graph of heuristic models with fallibility F (seed §2.3)."""
+    """A graph of heuristic models with fallibility F (Gokhale 2023 §2.3)."""
 
     edges: np.ndarray  # [n_edges, 2] int64, undirected, each pair once
     F: np.ndarray  # [n_nodes] fallibility, >= 0
@@ -68,12 +71,6 @@ def _rng(seed) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
-def _check_int(name: str, value, low: int) -> int:
-    if int(value) != value or value < low:
-        raise ConfigError(f"{name}={value}: must be an integer >= {low}")
-    return int(value)
-
-
 def bond_probability(D: float, z: float) -> float:
     """Edge occupation probability at data D on a substrate of mean degree z: ``p = D / z``.
 
@@ -95,8 +92,8 @@ def capacity(N: float, N_half: float = 1.0) -> float:
     >>> capacity(1.0, N_half=1.0)
     0.5
     """
-    if N < 0 or N_half <= 0:
-        raise ConfigError(f"N={N}, N_half={N_half}: need N >= 0 and N_half > 0")
+    require(N >= 0, "N", N, ">= 0 (parameters)")
+    require(N_half > 0, "N_half", N_half, "> 0")
     return float(N / (N + N_half))
 
 
@@ -132,7 +129,7 @@ def square_lattice(L: int, *, seed=0) -> Landscape:
     >>> square_lattice(3).n_edges
     12
     """
-    L = _check_int("L", L, 2)
+    L = check_int(L, "L", 2)
     rng = _rng(seed)
     edges = _lattice_edges(L)
     col = np.arange(L * L) % L
@@ -159,9 +156,8 @@ def erdos_renyi(n: int, c_max: float, *, seed=0) -> Landscape:
     >>> erdos_renyi(1000, 3.0).n_edges
     1500
     """
-    n = _check_int("n", n, 2)
-    if c_max <= 0:
-        raise ConfigError(f"c_max={c_max}: the largest mean degree must be > 0")
+    n = check_int(n, "n", 2)
+    require(c_max > 0, "c_max", c_max, "> 0 (the largest mean degree)")
     rng = _rng(seed)
     m = int(round(c_max * n / 2))
     a = rng.integers(0, n, m)
@@ -187,9 +183,8 @@ def random_geometric(n: int, radius: float, *, dim: int = 2, seed=0) -> Landscap
     """
     from scipy.spatial import cKDTree
 
-    n = _check_int("n", n, 2)
-    if not radius > 0:
-        raise ConfigError(f"radius={radius}: must be > 0")
+    n = check_int(n, "n", 2)
+    require(radius > 0, "radius", radius, "> 0")
     rng = _rng(seed)
     pts = rng.random((n, dim))  # [n, dim]
     edges = cKDTree(pts).query_pairs(radius, output_type="ndarray").astype(np.int64)
@@ -239,7 +234,7 @@ def sea_of_minima(
     F_memorize: float = 0.5,  # M_M sits below the sea: leaving memorization means climbing
     seed=0,
 ) -> Landscape:
-    """Grokking landscape (seed §3.1, Fig. 2): M_M and M_G on opposite sides of a rugged sea.
+    """Grokking landscape (Gokhale 2023 §3.1, Fig. 2): M_M and M_G on opposite sides of a rugged sea.
 
     The sea is an L x L lattice of high-F heuristic models; M_M (F = ``F_memorize``)
     touches every model of the left column, M_G (F = 0) every model of the right
@@ -250,7 +245,7 @@ def sea_of_minima(
     >>> land.n_nodes, float(land.F[land.target])
     (66, 0.0)
     """
-    L = _check_int("L", L, 2)
+    L = check_int(L, "L", 2)
     if F_sea < 0 or ruggedness < 0 or F_memorize < 0:
         raise ConfigError(f"F_sea={F_sea}, ruggedness={ruggedness}, F_memorize={F_memorize}: fallibilities must be >= 0")
     rng = _rng(seed)
@@ -265,7 +260,7 @@ def emergence_landscape(
     coupling: float = 0.5,  # 0: complexity independent of F; 1: lower F always needs more capacity
     seed=0,
 ) -> Landscape:
-    """Emergence landscape (seed §3.2, Fig. 3): better models need more capacity.
+    """Emergence landscape (Gokhale 2023 §3.2, Fig. 3): better models need more capacity.
 
     Sea node i at column x has F = F_max (1 - x / (L-1)) and complexity
     ``coupling * (1 - F/F_max) + (1 - coupling) * U(0,1)`` (§5.2: a model of lower F
@@ -276,11 +271,9 @@ def emergence_landscape(
     >>> bool(land.complexity[land.source] == 0.0)
     True
     """
-    L = _check_int("L", L, 2)
-    if not 0.0 <= coupling <= 1.0:
-        raise ConfigError(f"coupling={coupling}: must lie in [0, 1]")
-    if F_max <= 0:
-        raise ConfigError(f"F_max={F_max}: must be > 0")
+    L = check_int(L, "L", 2)
+    require(0.0 <= coupling <= 1.0, "coupling", coupling, "in [0, 1]")
+    require(F_max > 0, "F_max", F_max, "> 0")
     rng = _rng(seed)
     x = (np.arange(L * L) % L) / (L - 1)
     F = F_max * (1.0 - x)
@@ -299,7 +292,7 @@ def barrier_chain(F: list[float] | np.ndarray, *, width: int = 1, seed=0) -> Lan
     F = np.asarray(F, dtype=np.float64)
     if F.ndim != 1 or F.size < 2 or np.any(F < 0):
         raise ConfigError(f"F={F.tolist()}: need >= 2 fallibilities, all >= 0")
-    width = _check_int("width", width, 1)
+    width = check_int(width, "width", 1)
     rng = _rng(seed)
     k = F.size - 2  # barrier models per chain
     src, tgt = 0, 1

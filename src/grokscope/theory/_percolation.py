@@ -24,6 +24,7 @@ from scipy.sparse.csgraph import connected_components
 
 from grokscope.errors import ConfigError
 from grokscope.theory._landscape import Landscape
+from grokscope.validate import check_int, require
 
 __all__ = ["Sweep", "percolation_sweep", "bond_sweep", "site_sweep", "connection_threshold", "giant_component_fraction"]
 
@@ -130,9 +131,7 @@ def percolation_sweep(
     order = np.argsort(edge_time, kind="stable")
     edges, edge_time = edges[order], edge_time[order]
     if np.isscalar(checkpoints):
-        n_ck = int(checkpoints)
-        if n_ck < 1:
-            raise ConfigError(f"checkpoints={checkpoints}: must be >= 1")
+        n_ck = check_int(checkpoints, "checkpoints", 1)
         ck = np.unique(np.linspace(0, n_e, n_ck + 1).round().astype(np.int64)[1:])
     else:
         ck = np.unique(np.clip(np.asarray(checkpoints, dtype=np.int64), 0, n_e))
@@ -246,8 +245,7 @@ def giant_component_fraction(c: float, *, tol: float = 1e-12) -> float:
     >>> round(giant_component_fraction(2.0), 4)
     0.7968
     """
-    if c < 0:
-        raise ConfigError(f"c={c}: the mean degree must be >= 0")
+    require(c >= 0, "c", c, ">= 0 (the mean degree)")
     if c <= 1.0:
         return 0.0
     s = 1.0

@@ -1,4 +1,6 @@
-"""Grokking as first passage above a percolation threshold (seed 000, §3.1, Fig. 2).
+"""Grokking as first passage above a percolation threshold (Gokhale 2023, §3.1, Fig. 2).
+
+Reference: Gokhale (2023), "The semantic landscape paradigm for neural networks".
 
 On `sea_of_minima` landscapes the walker starts at the memorizing model M_M and
 grokking is its first arrival at M_G. Below D_c no path exists; the paper argues
@@ -27,6 +29,7 @@ from grokscope.theory._fit import fit_power_law
 from grokscope.theory._landscape import sea_of_minima
 from grokscope.theory._percolation import connection_threshold
 from grokscope.theory._study import Study, realization_seed
+from grokscope.validate import require
 
 __all__ = ["grokking_study"]
 
@@ -52,8 +55,7 @@ def grokking_study(
     >>> st.summary["fits"]["metropolis"]["quenched"]["nu"] > -5
     True
     """
-    if not beta > 0:
-        raise ConfigError(f"beta={beta}: the inverse temperature must be > 0")
+    require(beta > 0, "beta", beta, "> 0 (the inverse temperature)")
     bad = [r for r in rules if r not in RULES]
     if bad or not rules:
         raise ConfigError(f"rules={list(rules)}: each must be one of {', '.join(RULES)}")

@@ -1,4 +1,6 @@
-"""Percolation experiments: thresholds with finite-size scaling, and emergence with N (seed 000, §3).
+"""Percolation experiments: thresholds with finite-size scaling, and emergence with N (Gokhale 2023, §3).
+
+Reference: Gokhale (2023), "The semantic landscape paradigm for neural networks".
 
 `percolation_study` measures the left-right spanning threshold of L x L square
 lattices over several L (bond: data D; site: parameters N) and the Erdős–Rényi
@@ -12,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from grokscope.errors import ConfigError
-from grokscope.theory._fit import fit_power_law
+from grokscope.fit import fit, percentile_interval, resamples
 from grokscope.theory._landscape import emergence_landscape, erdos_renyi, square_lattice
 from grokscope.theory._percolation import bond_sweep, giant_component_fraction, percolation_sweep, site_sweep
 from grokscope.theory._study import Study, realization_seed
@@ -67,12 +69,13 @@ def percolation_study(
         sd = t.std(1, ddof=1)
         if np.any(sd <= 0):  # a resample that repeats one realization has no spread
             return p_c, np.nan
-        return p_c, -1.0 / fit_power_law(Ls, sd, n_boot=1).exponent
+        return p_c, 1.0 / fit("power_law", Ls, sd).params["g"]     # sd ∝ L^(-1/ν)
 
     p_c, nu = _estimates(thr)
-    rng = np.random.default_rng(realization_seed(seed, 10**6))
-    boots = np.array([_estimates(thr[:, rng.integers(0, realizations, realizations)]) for _ in range(n_boot)])
-    (pc_lo, nu_lo), (pc_hi, nu_hi) = np.nanquantile(boots, [0.025, 0.975], axis=0)
+    # a realization is a group of points (one per size): resample realizations whole
+    draws = resamples(n_boot, realizations, seed=realization_seed(seed, 10**6))
+    boots = np.array([_estimates(thr[:, idx]) for idx in draws]).reshape(n_boot, 2)   # [resample, (p_c, ν)]
+    (pc_lo, pc_hi), (nu_lo, nu_hi) = (percentile_interval(boots[:, j], 0.95) for j in range(2))
     # Erdős–Rényi: one pass, giant fraction at every mean degree c on a grid
     cs = np.linspace(0.05, 3.0, 60)
     er = erdos_renyi(er_n, 3.0, seed=realization_seed(seed, 2 * 10**6))
@@ -105,12 +108,12 @@ def emergence_study(
     L: int = 32,
     *,
     realizations: int = 16,
-    coupling: float = 0.5,  # half of a model's complexity is set by how good it is (seed §5.2), half random
+    coupling: float = 0.5,  # half of a model's complexity is set by how good it is (Gokhale 2023 §5.2), half random
     N_half: float = 1.0,  # capacity(N) = N / (N + N_half): N in units of N_half
     n_grid: int = 24,
     seed: int = 0,
 ) -> Study:
-    """Emergence with parameters N (seed §3.2, Fig. 3) on `emergence_landscape`.
+    """Emergence with parameters N (Gokhale 2023 §3.2, Fig. 3) on `emergence_landscape`.
 
     Per realization: N_c, the N at which M_M (F = F_max) first connects to M_G (F = 0)
     with all data (D = z); the lowest F in M_M's cluster at each N; and over a (D, N)

@@ -1,4 +1,6 @@
-"""Scaling laws from the semantic trap model (seed 000, §4.1, Eqs. 6–8), and the exploration behind τ0.
+"""Scaling laws from the semantic trap model (Gokhale 2023, §4.1, Eqs. 6–8), and the exploration behind τ0.
+
+Reference: Gokhale (2023), "The semantic landscape paradigm for neural networks".
 
 Three measurements, each against the paper's prediction:
 

@@ -1,4 +1,6 @@
-"""The semantic trap model and its renewal (Bouchaud) variant (seed 000, §4.1, Eqs. 4–8).
+"""The semantic trap model and its renewal (Bouchaud) variant (Gokhale 2023, §4.1, Eqs. 4–8).
+
+Reference: Gokhale (2023), "The semantic landscape paradigm for neural networks".
 
 Barriers ΔF are exponential with density β μ exp(-β μ ΔF) (Eq. 4, normalized:
 ρ0 = μ), crossed after an Arrhenius wait τ = τ0 exp(β ΔF) (Eq. 3), so
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grokscope.errors import ConfigError
+from grokscope.validate import check_choice, check_int, require
 
 __all__ = ["trap_waits", "TrapRun", "semantic_trap", "attempt_time", "exploration_times", "WALKS"]
 
@@ -33,12 +36,9 @@ def _rng(seed) -> np.random.Generator:
 
 
 def _check_trap(beta: float, mu: float, tau0: float) -> None:
-    if not beta > 0:
-        raise ConfigError(f"beta={beta}: the inverse temperature must be > 0")
-    if not mu > 0:
-        raise ConfigError(f"mu={mu}: the barrier exponent μ = T/T_g must be > 0")
-    if not tau0 > 0:
-        raise ConfigError(f"tau0={tau0}: the attempt time must be > 0")
+    require(beta > 0, "beta", beta, "> 0 (the inverse temperature)")
+    require(mu > 0, "mu", mu, "> 0 (the barrier exponent μ = T/T_g)")
+    require(tau0 > 0, "tau0", tau0, "> 0 (the attempt time)")
 
 
 def trap_waits(size, *, beta: float, mu: float, tau0: float = 1.0, seed=0) -> np.ndarray:
@@ -64,7 +64,7 @@ class TrapRun:
     truncated: bool  # a walker hit max_barriers before S_max: counts at large S are lower bounds
 
     @property
-    def F_semantic(self) -> np.ndarray:  # [walker, n_S] seed §4.1: F = F0 / (1 + N_b)
+    def F_semantic(self) -> np.ndarray:  # [walker, n_S] Gokhale 2023 §4.1: F = F0 / (1 + N_b)
         return self.F0 / (1.0 + self.n_b)
 
 
@@ -91,7 +91,7 @@ def semantic_trap(
     max_barriers: int = 2_000_000,
     seed=0,
 ) -> TrapRun:
-    """Simulate the semantic trap model (seed §4.1) and its renewal read-out at budgets ``S``.
+    """Simulate the semantic trap model (Gokhale 2023 §4.1) and its renewal read-out at budgets ``S``.
 
     >>> import numpy as np
     >>> run = semantic_trap(np.array([10.0, 1000.0]), n_walkers=200, mu=0.5, seed=0)
@@ -99,8 +99,7 @@ def semantic_trap(
     True
     """
     _check_trap(beta, mu, tau0)
-    if int(n_walkers) != n_walkers or n_walkers < 1:
-        raise ConfigError(f"n_walkers={n_walkers}: must be an integer >= 1")
+    n_walkers = check_int(n_walkers, "n_walkers", 1)
     S = np.sort(np.asarray(S, dtype=np.float64).ravel())
     if S.size == 0 or S[0] < 0:
         raise ConfigError("S: need at least one budget, all >= 0")
@@ -137,15 +136,13 @@ def attempt_time(
     ell0: float = 1.0,
     ell_inf: float = 1e-3,  # Eq. 7 needs N << (ell0/ell_inf)^d_f = 1e6 here
 ) -> np.ndarray:
-    """The paper's attempt time τ0 = ℓ(N)^(1/α) / γ(D) (seed §4.1: ℓ ∝ (γ t)^α).
+    """The paper's attempt time τ0 = ℓ(N)^(1/α) / γ(D) (Gokhale 2023 §4.1: ℓ ∝ (γ t)^α).
 
     >>> round(float(attempt_time(1e4, 1.0, ell_inf=0.0, d_f=1.0, alpha=1.0)), 6)   # ℓ=1, γ=1/2
     2.0
     """
-    if not 0 < alpha <= 1:
-        raise ConfigError(f"alpha={alpha}: the exploration exponent must lie in (0, 1]")
-    if not d_f > 0:
-        raise ConfigError(f"d_f={d_f}: the fractal dimension must be > 0")
+    require(0 < alpha <= 1, "alpha", alpha, "in (0, 1] (the exploration exponent)")
+    require(d_f > 0, "d_f", d_f, "> 0 (the fractal dimension)")
     D = np.asarray(D, dtype=np.float64)
     N = np.asarray(N, dtype=np.float64)
     if np.any(D <= 0) or np.any(N <= 0):
@@ -171,7 +168,7 @@ def exploration_times(
 
     The flat sub-graph is a periodic hypercubic lattice of side L in d_f dimensions;
     each site is an exit (a hop to lower F) with probability N / L^d_f, so N exits
-    are scattered over the sub-graph (seed §4.1: more parameters, more ways down).
+    are scattered over the sub-graph (Gokhale 2023 §4.1: more parameters, more ways down).
     Walks: "ballistic" (persistent, α = 1), "diffusive" (nearest-neighbour, α = 1/2),
     "subdiffusive" (diffusive hops after Pareto waits of exponent a, α = a/2).
 
@@ -179,12 +176,10 @@ def exploration_times(
     >>> 5 < float(np.median(t)) < 40     # exits every 20 sites, found in ~ half that
     True
     """
-    if walk not in WALKS:
-        raise ConfigError(f"walk={walk!r}: must be one of {', '.join(WALKS)}")
+    check_choice(walk, "walk", tuple(WALKS))
     if d_f not in (1, 2, 3):
         raise ConfigError(f"d_f={d_f}: the lattice substrate supports dimensions 1, 2, 3")
-    if not 0 < a < 1:
-        raise ConfigError(f"a={a}: the CTRW wait exponent must lie in (0, 1)")
+    require(0 < a < 1, "a", a, "in (0, 1) (the CTRW wait exponent)")
     n_sites = L**d_f
     rho = N / n_sites
     if not 0 < rho < 1:

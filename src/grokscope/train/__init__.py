@@ -6,16 +6,22 @@
 
 from grokscope.train._data import TrainData
 from grokscope.train._fused import FusedAdamW
+from grokscope.train._hooks import EvalContext, EvalHook, GrokkingHook, HookBase
+from grokscope.train._hyper_schedule import Schedule, constant_schedule, cosine_schedule, warmup_schedule
 from grokscope.train._loop import METRICS, TrainResult, checkpoint_steps, train
+from grokscope.train._losses import LOSSES, per_example_loss
 from grokscope.train._make_optimizer import make_optimizer
 from grokscope.train._optim import Optimizer, adam, adamw, sgd
+from grokscope.train._projection import Projection, fixed_norm
 from grokscope.train._schedule import eval_steps
+from grokscope.train._state import RunState
 from grokscope.train._transforms import (
     Transform,
     add_decayed_weights,
     chain,
     clip_by_global_norm,
     grokfast_ema,
+    named_chain,
     scale_by_adam,
     scale_by_lr,
     trace,
@@ -23,7 +29,9 @@ from grokscope.train._transforms import (
 
 __all__ = [
     "train", "TrainResult", "TrainData", "METRICS", "checkpoint_steps", "make_optimizer", "eval_steps",
+    "RunState", "EvalHook", "EvalContext", "HookBase", "GrokkingHook", "per_example_loss", "LOSSES",
     "Optimizer", "FusedAdamW", "adamw", "adam", "sgd",
     "Transform", "chain", "scale_by_adam", "trace", "add_decayed_weights", "scale_by_lr", "grokfast_ema",
     "clip_by_global_norm",
+    "named_chain", "Schedule", "constant_schedule", "warmup_schedule", "cosine_schedule", "Projection", "fixed_norm",
 ]

@@ -12,8 +12,9 @@ The kernel takes one lr and one weight decay per call, so per-member values are 
 grouping members: each call covers the members that share ``(lr, weight_decay)``, as contiguous
 row ranges ``[a:b]`` of every ``[model, ...]`` tensor (the member axis is outermost, so a row
 range is itself a contiguous tensor). Inactive members are simply left out of every call, so
-they keep parameters and state bit for bit. Adam's step count (hence bias correction and
-warmup) is kept per member, as in the chain.
+they keep parameters and state bit for bit. Adam's step count (hence bias correction and the
+lr and weight-decay schedules) is kept per member, as in the chain; each call is handed the
+scheduled lr and decay of its members' step, and the projection, if any, runs after the calls.
 
 State: ``count [model]`` int64 and the moments ``mu``, ``nu`` as flat vectors that hold each
 parameter's ``[model, ...]`` block contiguously, in the order of the parameter dict (so each
@@ -34,7 +35,9 @@ import torch
 from torch import Tensor
 
 from grokscope.errors import ConfigError
+from grokscope.train._hyper_schedule import Schedule, check_schedule, is_constant, lr_schedule_of
 from grokscope.train._layout import BatchedOptimizer, Layout, State, check_active
+from grokscope.train._projection import Projection
 from grokscope.train._transforms import _Hyper
 
 # Beyond this many (lr, weight decay) groups the per-group calls cost more than the chain's
@@ -49,10 +52,13 @@ class FusedAdamW(BatchedOptimizer):
     Same interface as :class:`~grokscope.train.Optimizer`: ``init(params) -> state``,
     ``step(params, grads, state, active=None) -> state``, ``state_dict``, ``load_state``.
     ``lr`` and ``weight_decay`` may be ``[model]`` tensors; ``warmup_steps`` is Nanda et al.'s
-    linear warmup (see ``scale_by_lr``).
+    linear warmup (see ``scale_by_lr``), or ``lr_schedule`` / ``wd_schedule`` scale them by a
+    factor of the step; ``project`` maps the parameters after each update (see ``adamw``).
     """
 
-    def __init__(self, lr, weight_decay=0.01, b1=0.9, b2=0.999, eps=1e-8, warmup_steps: int = 0):
+    def __init__(self, lr, weight_decay=0.01, b1=0.9, b2=0.999, eps=1e-8, warmup_steps: int = 0, *,
+                 lr_schedule: Schedule | None = None, wd_schedule: Schedule | None = None,
+                 project: Projection | None = None):
         self._lr = _Hyper("lr", lr, 0.0, float("inf"))
         self._wd = _Hyper("weight_decay", weight_decay, 0.0, float("inf"))
         for name, v, hi_open in (("b1", b1, True), ("b2", b2, True), ("eps", eps, False)):
@@ -60,9 +66,11 @@ class FusedAdamW(BatchedOptimizer):
             if not h.is_float:
                 raise ConfigError(f"{name}: FusedAdamW needs one float for every member; use adamw(..., fused=False)")
         self.b1, self.b2, self.eps = float(b1), float(b2), float(eps)
-        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
-            raise ConfigError(f"warmup_steps={warmup_steps!r}: must be an integer >= 0")
+        self._lr_schedule = lr_schedule_of(warmup_steps, lr_schedule)  # None: constant
         self.warmup_steps = warmup_steps
+        wd_schedule = check_schedule(wd_schedule, "wd_schedule")
+        self._wd_schedule = None if is_constant(wd_schedule) else wd_schedule
+        self.project = project
         self._layout: Layout | None = None
 
     @staticmethod
@@ -129,13 +137,15 @@ class FusedAdamW(BatchedOptimizer):
         runs = self._runs(count, active)  # before the increment: counts as they were
         count.add_(1) if active is None else count.add_(active.to(count.dtype))
         mus, nus = self._layout.block_views(state["mu"]), self._layout.block_views(state["nu"])
+        lr_at, wd_at = self._lr_schedule, self._wd_schedule
         for group, (lr, wd) in enumerate(self._keys):
             mine = [r for r in runs if r[2] == group]
-            by_lr: dict[float, list[tuple[int, int, int]]] = {}
-            for a, b, _, c in mine:  # warmup makes the effective lr depend on the count (updates done)
-                frac = 1.0 if not self.warmup_steps else min(1.0, c / self.warmup_steps)
-                by_lr.setdefault(lr * frac, []).append((a, b, c + 1))
-            for lr_eff, ranges in by_lr.items():
+            by_hyper: dict[tuple[float, float], list[tuple[int, int, int]]] = {}
+            for a, b, _, c in mine:  # schedules make lr and decay depend on the count (updates done)
+                lr_eff = lr if lr_at is None else lr * float(lr_at(c))
+                wd_eff = wd if wd_at is None else wd * float(wd_at(c))
+                by_hyper.setdefault((lr_eff, wd_eff), []).append((a, b, c + 1))
+            for (lr_eff, wd_eff), ranges in by_hyper.items():
                 p_, g_, m_, v_, s_ = [], [], [], [], []
                 for a, b, t in ranges:
                     whole = a == 0 and b == self._layout.n_members
@@ -144,7 +154,8 @@ class FusedAdamW(BatchedOptimizer):
                         out.extend(tensors if whole else [x[a:b] for x in tensors])
                     s_.extend([step_t] * len(plist))
                 torch._fused_adamw_(p_, g_, m_, v_, [], s_, lr=lr_eff, beta1=self.b1, beta2=self.b2,
-                                    weight_decay=wd, eps=self.eps, amsgrad=False, maximize=False)
+                                    weight_decay=wd_eff, eps=self.eps, amsgrad=False, maximize=False)
+        self._project(plist, active)
         return state
 
     def per_member(self, state: State) -> State:
@@ -156,13 +167,21 @@ class FusedAdamW(BatchedOptimizer):
 
     def _convert_state(self, saved: dict[str, Tensor]) -> dict[str, Tensor]:
         """The state of the same AdamW run by the transform chain (``adamw(..., fused=False)``, and
-        every AdamW run before grokscope had this path) in this layout, so those runs resume too."""
-        if self._layout is None or set(saved) not in ({"0.count", "0.mu", "0.nu"},
-                                                      {"0.count", "0.mu", "0.nu", "2.count"}):
+        every AdamW run before grokscope had this path) in this layout, so those runs resume too.
+
+        The chain's state is keyed by name (``"adam.mu"``), or by position in grokscope 0.1.0
+        (``"0.mu"``: ``scale_by_adam`` came first, ``scale_by_lr`` third)."""
+        if self._layout is None:
             return saved
-        # scale_by_adam is transform 0 (count, packed [model, n_params] moments); scale_by_lr's
-        # warmup counter "2.count" counts the same updates as Adam's, so it is dropped.
+        for adam, counters in (("adam", {"lr.count", "weight_decay.count"}), ("0", {"2.count"})):
+            moments = {f"{adam}.count", f"{adam}.mu", f"{adam}.nu"}
+            if moments <= set(saved) and set(saved) - moments <= counters:
+                break
+        else:
+            return saved
+        # Adam's state: count, packed [model, n_params] moments. The schedules' counters count
+        # the same updates as Adam's, so they are dropped.
         m = self._layout.n_members
-        return {"count": saved["0.count"],
-                **{k: torch.cat([v.reshape(-1) for v in self._layout.column_views(saved[f"0.{k}"].view(m, -1))])
+        return {"count": saved[f"{adam}.count"],
+                **{k: torch.cat([v.reshape(-1) for v in self._layout.column_views(saved[f"{adam}.{k}"].view(m, -1))])
                    for k in ("mu", "nu")}}

@@ -4,7 +4,8 @@ An optimizer serves one dict of ``[model, ...]`` tensors (same member count, dty
 ``Layout.of(params)`` records its names and shapes at ``init`` and ``params_of`` checks each
 step's dict against them, so a mismatch is one clear error instead of a silent mis-update.
 ``BatchedOptimizer`` holds what ``Optimizer`` (the transform chain) and ``FusedAdamW`` do alike:
-gathering parameters and gradients, ``update``, ``state_dict`` and ``load_state``.
+gathering parameters and gradients, the projection slot after the update (``project``, see
+``_projection.py``), ``update``, ``state_dict`` and ``load_state``.
 
 >>> import torch
 >>> lay = Layout.of({"W": torch.zeros(3, 2, 2), "b": torch.zeros(3, 2)})
@@ -108,11 +109,18 @@ class BatchedOptimizer:
     """The part of the optimizer interface that does not depend on how the update is computed.
 
     Subclasses set ``_layout`` and ``_spec`` (each state key's ``(shape, dtype)``) in ``init`` and
-    implement ``step(params, grads, state, active=None) -> state``.
+    implement ``step(params, grads, state, active=None) -> state``, ending it with
+    ``self._project(plist, active)``: ``project``, when set, maps the active members' parameters
+    after each update (e.g. ``fixed_norm``); it has no state.
     """
 
     _layout: Layout | None = None
     _spec: dict[str, tuple] | None = None
+    project = None  # Projection | None: called as project(params [model, ...] list, active) after each update
+
+    def _project(self, plist: list[Tensor], active: Tensor | None) -> None:
+        if self.project is not None:
+            self.project(plist, active)
 
     def _params_and_grads(self, params: dict[str, Tensor],
                           grads: dict[str, Tensor | None] | None) -> tuple[list[Tensor], list[Tensor | None]]:

@@ -3,11 +3,18 @@
 ``train(cfg, store)`` builds the task, each member's split, the ensemble and the batched
 optimizer, then steps all members at once. The loss is the sum over members of each member's
 mean loss, so members never couple. Metrics are recorded on a schedule that is dense early and
-log-spaced late (``eval_steps``), on the train split, the test split and all inputs.
+log-spaced late (``eval_steps``): loss and accuracy of every split the run keeps (train, test,
+unseen), of all inputs and of every group of rows the task names, from one forward pass, plus
+``weight_norm`` and whatever the evaluation hooks return (``grokscope.train._hooks``; the first
+hook is the grokking bookkeeping). A member whose loss goes non-finite is frozen and reported.
 
-Durability: metrics, weight checkpoints and a resume state (parameters, optimizer state, RNG,
-per-member bookkeeping) are written together in one store transaction every
-``log.flush_seconds``. A kill -9 loses at most the metrics since the last flush;
+The pieces, each in its own file: ``RunState`` (``_state.py``: what a restart must carry, one way
+into the store and one way out), ``RunWriter`` (``_writer.py``: everything written to the store),
+``TrainData`` (``_data.py``: batches and evaluation), ``per_example_loss`` (``_losses.py``),
+the hooks (``_hooks.py``).
+
+Durability: metrics, weight checkpoints and the resume state are written together in one store
+transaction every ``log.flush_seconds``. A kill -9 loses at most the metrics since the last flush;
 ``train(cfg, store, resume=run_id)`` continues from that state and, with the same thread count,
 reproduces the uninterrupted run's numbers exactly.
 
@@ -24,26 +31,31 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from grokscope.analysis._phases import delay_ratio, phase
 from grokscope.config import RunConfig
 from grokscope.errors import ConfigError
 from grokscope.models import build_model
 from grokscope.models._common import check_token_values
 from grokscope.seeding import generator, member_seed
-from grokscope.tasks import split
+from grokscope.tasks import input_kind, split_for_run
 from grokscope.train._data import TrainData
+from grokscope.train._hooks import EvalContext, EvalHook, GrokkingHook
+from grokscope.train._losses import per_example_loss
 from grokscope.train._make_optimizer import make_optimizer
 from grokscope.train._schedule import eval_steps
+from grokscope.train._state import RunState
+from grokscope.train._writer import RunWriter
 
 __all__ = ["train", "TrainResult", "make_optimizer", "checkpoint_steps", "METRICS"]
 
+# The metrics every run has (a run with an unseen split or task groups has more; see the docstring).
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "all_loss", "all_acc", "weight_norm")
+INIT_STREAM, BATCH_STREAM = 1, 2  # member m's streams of its seed (its split draws from stream 0)
 
 
 @dataclass
@@ -65,23 +77,16 @@ def checkpoint_steps(total: int, n: int) -> set[int]:
     return {0, total, *pts.tolist()}
 
 
-def _member_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str) -> torch.Tensor:
-    """Per-example loss ``[model, batch]`` from ``logits [model, batch, C]`` and ``labels [model, batch]``."""
-    if kind == "ce":
-        # the 2-D [model*batch, C] layout is contiguous: ~25% faster than class-dim-1 on CPU
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none").view(labels.shape)
-    # Omnigrok / Li2: squared error to the one-hot target, averaged over classes (torch's MSELoss).
-    target = F.one_hot(labels, logits.shape[-1]).to(logits.dtype)
-    return (logits - target).pow(2).mean(-1)
-
-
 def train(cfg: RunConfig, store=None, *, resume: int | None = None,
-          progress: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
+          progress: Callable[[dict[str, Any]], None] | None = None,
+          hooks: Sequence[EvalHook] = ()) -> TrainResult:
     """Train ``cfg.n_members`` models at once; store the run if ``store`` is given.
 
     ``resume=RUN`` continues an interrupted run from its last flush (``cfg`` must then be the
     run's stored config). ``progress`` is called at every evaluation with a dict of
     ``step``, ``steps_per_s``, ``train_acc``, ``test_acc`` (ensemble medians) and ``n_diverged``.
+    ``hooks`` are called at every evaluation after the grokking bookkeeping (``EvalHook``); the
+    values they return are stored as metrics. Resume a run with the hooks it was trained with.
     """
     if cfg.device != "cpu" and not torch.cuda.is_available():
         raise ConfigError(f"device={cfg.device!r}: CUDA is not available here; use device='cpu'")
@@ -90,7 +95,7 @@ def train(cfg: RunConfig, store=None, *, resume: int | None = None,
         torch.set_num_threads(cfg.threads)
     torch.set_flush_denormal(cfg.flush_denormal)  # a no-op (returns False) on CPUs without FTZ/DAZ
     try:
-        return _train(cfg, store, resume, progress)
+        return _train(cfg, store, resume, progress, list(hooks))
     finally:
         torch.set_num_threads(threads)
         torch.set_flush_denormal(flushing)
@@ -101,142 +106,127 @@ def _flushes_denormals() -> bool:
     return float(torch.tensor([1e-39], dtype=torch.float32).mul_(2.0)) == 0.0
 
 
-def _train(cfg: RunConfig, store, resume: int | None, progress) -> TrainResult:
-    task = cfg.build_task()
-    seeds = cfg.seeds()
-    M = cfg.n_members
-    frac = cfg.task.get("train_frac")
-    count = cfg.task.get("train_count")
-    if frac is None and count is None:
-        frac = 1.0 if getattr(task, "train_pool", None) is not None else 0.3
-    # Data and initialization draw from separate streams of each member's seed.
-    sp = split(task, M, frac=frac, count=count, seeds=[member_seed(s, 0) for s in seeds])
-    model = build_model(cfg, task, member_seeds=[member_seed(s, 1) for s in seeds])
-    dtype, device = model.dtype, model.device
-    check_token_values(task.inputs, model.cfg.d_vocab)  # once: every batch is drawn from these rows
-    model.check_token_range = False
-    data = TrainData(task, sp, device, dtype)
-    params = dict(model.named_parameters())
-    opt = make_optimizer(cfg, dtype, device)
-    state = opt.init(params)
+def _train(cfg: RunConfig, store, resume: int | None, progress, extra_hooks: list) -> TrainResult:
+    task, seeds = cfg.build_task(), cfg.seeds()
+    sp = split_for_run(task, cfg.task, seeds)  # member m's data: stream 0 of its seed
+    model = build_model(cfg, task, member_seeds=[member_seed(s, INIT_STREAM) for s in seeds])
+    data = _device_data(task, sp, model)
+    opt = make_optimizer(cfg, model.dtype, model.device)
     # Minibatch sampling: one stream per member, so member i draws the same batches whatever the
     # ensemble around it (a sweep member equals its one-member run).
-    gens = [generator(member_seed(s, 2)) for s in seeds]
+    gens = [generator(member_seed(s, BATCH_STREAM)) for s in seeds]
+    hooks = [GrokkingHook(cfg.train.stop_after_grok), *extra_hooks]
+
+    writer = RunWriter(store, cfg.log.flush_seconds)
+    state = RunState.new(model, opt, gens, hooks)
+    if resume is None:
+        writer.create(cfg, seeds, sp)
+    else:
+        saved = writer.reopen(resume)
+        if saved is not None:  # else killed before its first flush: start over (nothing was stored)
+            state = RunState.from_resume(saved, model, opt, gens, hooks)
+    writer.running()
 
     total = cfg.train.steps
     evals = set(eval_steps(total, dense_until=cfg.log.dense_until, n_log=cfg.log.n_log).tolist())
     ckpts = checkpoint_steps(total, cfg.log.n_checkpoints)
-    book = {"mem_step": np.full(M, -1), "gen_step": np.full(M, -1), "diverged_step": np.full(M, -1)}
-    active = torch.ones(M, dtype=torch.bool, device=device)
-    start = 0
-
-    run_id = resume
-    if store is not None and resume is None:
-        run_id = store.create_run(kind="train", config=cfg.to_dict(), name=cfg.name,
-                                  members=[{"seed": s, "n_train": int(n)} for s, n in zip(seeds, sp.n_train.tolist())])
-        # The split travels with the run, so analyses never have to re-derive it.
-        store.save_arrays(run_id, "split", {k: getattr(sp, k).numpy() for k in ("train_idx", "train_mask", "test_idx", "test_mask")})
-    if resume is not None:
-        saved = store.load_resume(resume)
-        if saved is None:
-            start = 0  # killed before its first flush: start over (nothing was stored)
-        else:
-            start = int(saved["step"])
-            model.load_state_dict(saved["params"])
-            state = opt.load_state(saved["opt"])
-            for g, st in zip(gens, saved["rng"]):
-                g.set_state(st)
-            active = saved["active"].to(device)
-            book = {k: np.asarray(v) for k, v in saved["book"].items()}
-        if start > 0:  # no resume state means nothing was flushed: nothing to drop
-            store.truncate_after(resume, start - 1)
-    if store is not None:
-        store.set_status(run_id, "running")
-
-    log_steps: list[int] = []
-    log_vals: dict[str, list[np.ndarray]] = {k: [] for k in METRICS}
-    pending_metrics: list[tuple[int, dict[str, np.ndarray]]] = []
-    pending_ckpts: list[tuple[int, dict[str, torch.Tensor]]] = []
-    last_flush = time.monotonic()
-    t0, s0 = time.perf_counter(), start
-
-    def flush(step: int) -> None:
-        nonlocal last_flush, pending_metrics, pending_ckpts
-        if store is None:
-            return
-        resume_state = {"step": step, "params": {k: v.detach().clone() for k, v in model.state_dict().items()},
-                        "opt": opt.state_dict(state), "rng": [g.get_state() for g in gens], "active": active.cpu(),
-                        "book": {k: v.tolist() for k, v in book.items()}}
-        store.flush(run_id, metrics=pending_metrics, checkpoints=pending_ckpts, resume=resume_state)
-        pending_metrics, pending_ckpts = [], []
-        last_flush = time.monotonic()
-
-    step = start
+    t0, s0 = time.perf_counter(), state.step
     stop = _StopOnSignal()
     try:
-        for step in range(start, total + 1):
-            if time.monotonic() - last_flush >= cfg.log.flush_seconds:
-                flush(step)  # state *before* evaluating/updating `step`: resume re-does this step
+        for step in range(state.step, total + 1):
+            state.step = step
+            if writer.due():
+                writer.flush(state)  # state *before* evaluating/updating `step`: resume re-does this step
+            stop_reasons = []
             if step in evals:
-                m = data.evaluate(model, cfg.train.loss)
-                m["weight_norm"] = torch.sqrt(sum(p.detach().pow(2).flatten(1).sum(1) for p in params.values()))
-                vals = {k: v.detach().double().cpu().numpy() for k, v in m.items()}
-                _bookkeep(book, vals, step)
-                pending_metrics.append((step, vals))
-                log_steps.append(step)
-                for k in METRICS:
-                    log_vals[k].append(vals[k])
+                values, stop_reasons = _evaluate(state, data, cfg)
+                writer.metrics(step, values)
                 if progress is not None:
-                    rate = (step - s0) / max(time.perf_counter() - t0, 1e-9)
-                    progress({"step": step, "total": total, "steps_per_s": rate, "n_diverged": int((~active).sum()),
-                              "train_acc": _median(vals["train_acc"]), "test_acc": _median(vals["test_acc"])})
+                    progress(_progress_info(state, values, total, (step - s0) / max(time.perf_counter() - t0, 1e-9)))
             if step in ckpts:
-                pending_ckpts.append((step, {k: v.detach().clone() for k, v in model.state_dict().items()}))
-            if step == total or (cfg.train.stop_after_grok and step in evals and _all_grokked(book, step)):
+                writer.checkpoint(step, state.weights())
+            if step == total or stop_reasons:
                 break
-            # -- one update of every live member --------------------------------------------
-            tokens, labels, weights = data.batch(cfg.train.batch_size, gens)
-            per_example = _member_loss(model(tokens), labels, cfg.train.loss)  # [model, batch]
-            member_loss = (per_example * weights).sum(1)  # [model]: each member's mean loss
-            finite = torch.isfinite(member_loss)
-            if not bool(finite.all()):
-                newly = active & ~finite
-                book["diverged_step"][newly.cpu().numpy()] = step
-                active = active & finite
-            for p in params.values():
-                p.grad = None
-            torch.where(active, member_loss, torch.zeros_like(member_loss)).sum().backward()
-            state = opt.step(params, None, state, active=active)
+            _update(state, data, cfg)
             if stop.requested:
-                flush(step + 1)  # a clean point between updates: resume continues from here
+                state.step = step + 1
+                writer.flush(state)  # a clean point between updates: resume continues from here
                 raise KeyboardInterrupt
     except KeyboardInterrupt:
         raise  # status stays "running" and reads "interrupted" once this process has gone
     except BaseException:
-        if store is not None:
-            store.set_status(run_id, "failed")
+        writer.failed()
         raise
     finally:
         stop.restore()
-    if not pending_ckpts or pending_ckpts[-1][0] != step:  # the final weights are always kept
-        pending_ckpts.append((step, {k: v.detach().clone() for k, v in model.state_dict().items()}))
-    flush(step)
+    if writer.last_checkpoint_step() != state.step:  # the final weights are always kept
+        writer.checkpoint(state.step, state.weights())
+    writer.flush(state)
 
-    steps_arr = np.asarray(log_steps)
-    metrics = {k: np.stack(v) if v else np.zeros((0, M)) for k, v in log_vals.items()}
-    members = _member_rows(book, seeds, sp.n_train.tolist())
+    members = _member_rows(state, _context(state, data, cfg), seeds, sp)
     elapsed = time.perf_counter() - t0
     summary = {
-        "final_step": step, "wall_seconds": elapsed, "steps_per_s": (step - s0) / max(elapsed, 1e-9),
-        "n_grokked": sum(r["phase"] == "grokking" for r in members),
+        "final_step": state.step, "wall_seconds": elapsed, "steps_per_s": (state.step - s0) / max(elapsed, 1e-9),
+        "n_grokked": sum(r.get("phase") == "grokking" for r in members),
         "n_diverged": sum(r["diverged"] for r in members),
-        "phases": {p: sum(r["phase"] == p for r in members) for p in {r["phase"] for r in members}},
+        "phases": {p: sum(r.get("phase") == p for r in members) for p in {r.get("phase") for r in members}},
     }
-    if store is not None:
-        store.update_members(run_id, members)
-        store.set_summary(run_id, summary)
-        store.set_status(run_id, "finished")
-    return TrainResult(run_id, steps_arr, metrics, members, summary)
+    writer.finish(members, summary)
+    steps, metrics = writer.result_metrics(cfg.n_members, (*data.metric_names(), "weight_norm"))
+    return TrainResult(writer.run_id, steps, metrics, members, summary)
+
+
+def _device_data(task, sp, model) -> TrainData:
+    """The task's rows on the model's device; token ids are range-checked here, once."""
+    if input_kind(task) == "tokens":
+        check_token_values(task.inputs, model.cfg.d_vocab)  # every batch is drawn from these rows
+        model.check_token_range = False
+    return TrainData(task, sp, model.device, model.dtype)
+
+
+def _update(state: RunState, data: TrainData, cfg: RunConfig) -> None:
+    """One optimizer update of every live member; a member whose loss is not finite is frozen."""
+    inputs, labels, weights = data.batch(cfg.train.batch_size, state.gens)
+    per_example = per_example_loss(state.model(inputs), labels, cfg.train.loss)  # [model, batch]
+    member_loss = (per_example * weights).sum(1)  # [model]: each member's mean loss
+    finite = torch.isfinite(member_loss)
+    if not bool(finite.all()):
+        newly = state.active & ~finite
+        state.diverged_step[newly.cpu().numpy()] = state.step
+        state.active = state.active & finite
+    params = state.params
+    for p in params.values():
+        p.grad = None
+    torch.where(state.active, member_loss, torch.zeros_like(member_loss)).sum().backward()
+    state.opt_state = state.opt.step(params, None, state.opt_state, active=state.active)
+
+
+def _context(state: RunState, data: TrainData, cfg: RunConfig) -> EvalContext:
+    return EvalContext(step=state.step, total=cfg.train.steps, active=state.active.cpu().numpy().copy(),
+                       diverged_step=state.diverged_step.copy(), model=state.model, data=data, cfg=cfg)
+
+
+def _evaluate(state: RunState, data: TrainData, cfg: RunConfig) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The built-in metrics (one forward pass), then each hook's; and the hooks' stop requests."""
+    m = data.evaluate(state.model, cfg.train.loss)
+    params = state.params.values()
+    m["weight_norm"] = torch.sqrt(sum(p.detach().pow(2).flatten(1).sum(1) for p in params))
+    values = {k: v.detach().double().cpu().numpy() for k, v in m.items()}
+    ctx = _context(state, data, cfg)
+    for hook in state.hooks:
+        for name, v in (hook(state.step, MappingProxyType(values), ctx) or {}).items():
+            if name in values:
+                raise ConfigError(f"hook {hook.name!r} returned metric {name!r}: "
+                                  "the run already has a metric of that name")
+            values[name] = np.broadcast_to(np.asarray(v, dtype=np.float64), (cfg.n_members,)).copy()
+    if ctx.retired is not None:
+        state.active = state.active & ~torch.as_tensor(ctx.retired, device=state.active.device)
+    return values, ctx.stop_reasons
+
+
+def _progress_info(state: RunState, values: dict[str, np.ndarray], total: int, rate: float) -> dict[str, Any]:
+    return {"step": state.step, "total": total, "steps_per_s": rate, "n_diverged": int((~state.active).sum()),
+            "train_acc": _median(values["train_acc"]), "test_acc": _median(values["test_acc"])}
 
 
 class _StopOnSignal:
@@ -264,26 +254,16 @@ def _median(x: np.ndarray) -> float:
     return float(np.nanmedian(x)) if np.isfinite(x).any() else float("nan")
 
 
-def _bookkeep(book: dict[str, np.ndarray], vals: dict[str, np.ndarray], step: int) -> None:
-    """First crossings of 99% train / test accuracy (see grokscope.analysis._phases)."""
-    for key, metric in (("mem_step", "train_acc"), ("gen_step", "test_acc")):
-        hit = (np.nan_to_num(vals[metric], nan=-1.0) >= 0.99) & (book[key] < 0)
-        book[key][hit] = step
-
-
-def _all_grokked(book: dict[str, np.ndarray], step: int) -> bool:
-    live = book["diverged_step"] < 0
-    gen = book["gen_step"][live]
-    return bool(live.any() and (gen >= 0).all() and step >= 1.25 * gen.max())
-
-
-def _member_rows(book: dict[str, np.ndarray], seeds: list[int], n_train: list[int]) -> list[dict[str, Any]]:
-    rows = []
-    for i, seed in enumerate(seeds):
-        mem = int(book["mem_step"][i]) if book["mem_step"][i] >= 0 else None
-        gen = int(book["gen_step"][i]) if book["gen_step"][i] >= 0 else None
-        div = bool(book["diverged_step"][i] >= 0)
-        rows.append({"member": i, "seed": seed, "n_train": n_train[i], "mem_step": mem, "gen_step": gen,
-                     "delay": delay_ratio(mem, gen), "phase": phase(mem, gen, diverged=div), "diverged": div,
-                     "diverged_step": int(book["diverged_step"][i]) if div else None})
+def _member_rows(state: RunState, ctx: EvalContext, seeds: list[int], sp) -> list[dict[str, Any]]:
+    """One row per member: seed and sizes, each hook's fields (mem_step, gen_step, delay, phase), divergence."""
+    rows = [{"member": i, "seed": s, "n_train": int(n)} for i, (s, n) in enumerate(zip(seeds, sp.n_train.tolist()))]
+    if sp.has_unseen:
+        for r, u in zip(rows, sp.n_unseen.tolist()):
+            r["n_unseen"] = int(u)
+    for hook in state.hooks:
+        for r, extra in zip(rows, hook.member_fields(ctx) or []):
+            r.update(extra)
+    for r, d in zip(rows, state.diverged_step.tolist()):
+        r["diverged"] = d >= 0
+        r["diverged_step"] = int(d) if d >= 0 else None
     return rows

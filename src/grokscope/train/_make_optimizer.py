@@ -1,4 +1,15 @@
-"""The batched optimizer a run config asks for (``cfg.optim``), with per-member hyperparameters."""
+"""The batched optimizer a run config asks for (``cfg.optim``), with per-member hyperparameters.
+
+``make_optimizer`` reads the ``[optim]`` section (and ``train.steps``, which the cosine schedules
+end at) and builds one of ``adamw``, ``adam``, ``sgd`` with its lr and weight-decay schedules and
+its projection. A config written before schedules and projections existed has none of those keys;
+their defaults (constant after the warmup, no projection) build exactly the optimizer it had.
+
+>>> from grokscope.config import load_config
+>>> cfg = load_config(overrides=["optim.lr_schedule=cosine", "optim.grokfast_lambda=2.0", "train.steps=100"])
+>>> sorted(make_optimizer(cfg, torch.float32, "cpu").init({"W": torch.zeros(2, 3)}))
+['adam.count', 'adam.mu', 'adam.nu', 'grokfast.count', 'grokfast.ema', 'lr.count']
+"""
 
 from __future__ import annotations
 
@@ -7,9 +18,12 @@ import torch
 from grokscope.config import RunConfig
 from grokscope.errors import ConfigError
 from grokscope.train._fused import FusedAdamW
+from grokscope.train._hyper_schedule import Schedule, cosine_schedule, warmup_schedule
 from grokscope.train._optim import Optimizer, adam, adamw, sgd
+from grokscope.train._projection import Projection, fixed_norm
+from grokscope.validate import require
 
-__all__ = ["make_optimizer"]
+__all__ = ["make_optimizer", "lr_schedule", "wd_schedule", "projection"]
 
 
 def make_optimizer(cfg: RunConfig, dtype: torch.dtype, device) -> Optimizer | FusedAdamW:
@@ -22,10 +36,44 @@ def make_optimizer(cfg: RunConfig, dtype: torch.dtype, device) -> Optimizer | Fu
     lr, wd = per_member(o.lr), per_member(o.weight_decay)
     clip = o.clip_norm or None
     grokfast = (o.grokfast_alpha, o.grokfast_lambda) if o.grokfast_lambda > 0 else None
+    extra = dict(lr_schedule=lr_schedule(cfg), wd_schedule=wd_schedule(cfg), project=projection(cfg, dtype, device))
+    # The warmup lives in the lr schedule, so every builder gets warmup_steps=0.
     if o.name == "adamw":
-        return adamw(lr, wd, o.b1, o.b2, o.eps, o.decay, o.warmup_steps, grokfast, clip)
+        return adamw(lr, wd, o.b1, o.b2, o.eps, o.decay, 0, grokfast, clip, **extra)
     if o.name == "adam":
-        return adam(lr, wd, o.b1, o.b2, o.eps, o.decay, o.warmup_steps, grokfast, clip)
+        return adam(lr, wd, o.b1, o.b2, o.eps, o.decay, 0, grokfast, clip, **extra)
     if o.decay != "l2" or grokfast is not None:
         raise ConfigError("optim.name='sgd': supports L2 decay only and no grokfast filter")
-    return sgd(lr, o.momentum, wd, o.nesterov, o.warmup_steps, clip)
+    return sgd(lr, o.momentum, wd, o.nesterov, 0, clip, **extra)
+
+
+# The [optim] values are checked by OptimConfig when the config is loaded; what is checked here
+# spans sections (train.steps, n_members).
+
+
+def lr_schedule(cfg: RunConfig) -> Schedule:
+    """The lr factor of ``cfg``: linear warmup over ``optim.warmup_steps``, then constant or cosine."""
+    o = cfg.optim
+    if o.lr_schedule == "constant":
+        return warmup_schedule(o.warmup_steps)
+    require(o.warmup_steps < cfg.train.steps, "optim.warmup_steps", o.warmup_steps,
+            f"< train.steps={cfg.train.steps} for optim.lr_schedule='cosine' (the decay needs steps after the warmup)")
+    return cosine_schedule(cfg.train.steps, o.warmup_steps, o.final_lr_frac)
+
+
+def wd_schedule(cfg: RunConfig) -> Schedule | None:
+    """The weight-decay factor of ``cfg``: None (constant) or a cosine over ``train.steps``."""
+    o = cfg.optim
+    return None if o.wd_schedule == "constant" else cosine_schedule(cfg.train.steps, 0, o.final_wd_frac)
+
+
+def projection(cfg: RunConfig, dtype: torch.dtype, device) -> Projection | None:
+    """The projection after each update: ``fixed_norm(optim.project_norm)``, or None when it is 0."""
+    target = cfg.optim.project_norm
+    values = target if isinstance(target, list) else [target]
+    if isinstance(target, list):
+        require(len(target) == cfg.n_members, "optim.project_norm", target,
+                f"one number or a list of n_members={cfg.n_members} numbers")
+    if not any(v > 0 for v in values):
+        return None
+    return fixed_norm(torch.as_tensor(target, dtype=dtype, device=device) if isinstance(target, list) else float(target))

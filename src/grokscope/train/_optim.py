@@ -2,8 +2,13 @@
 
 ``Optimizer`` packs the ensemble's parameter tensors into one ``[model, n_params]``
 matrix (see ``_transforms.py`` for why), runs the chain on it and writes the update
-back with one ``torch._foreach_add_``. Members whose ``active`` flag is False (e.g.
-diverged ones) are left bit-for-bit unchanged, parameters and optimizer state alike.
+back with one ``torch._foreach_add_``, then applies the projection if there is one. Members
+whose ``active`` flag is False (e.g. diverged ones) are left bit-for-bit unchanged, parameters
+and optimizer state alike.
+
+The state is keyed by the names of the transforms (``"adam.mu"``, ``"grokfast.ema"``, ``"lr.count"``).
+grokscope 0.1.0 keyed it by chain position (``"0.mu"``); ``load_state`` still takes that form,
+and the state answers to those keys too (deprecated), so stored runs resume unchanged.
 
 >>> import torch
 >>> params = {"W": torch.zeros(3, 2, 2)}                  # an ensemble of 3 members
@@ -22,16 +27,33 @@ from torch import Tensor
 from grokscope.errors import ConfigError
 from grokscope.train._fused import MAX_GROUPS, FusedAdamW
 from grokscope.train._layout import BatchedOptimizer, Layout, State, check_active
+from grokscope.train._hyper_schedule import Schedule
+from grokscope.train._projection import Projection
 from grokscope.train._transforms import (
     Transform,
     add_decayed_weights,
-    chain,
     clip_by_global_norm,
     grokfast_ema,
+    named_chain,
     scale_by_adam,
     scale_by_lr,
     trace,
 )
+
+
+class NamedState(dict):
+    """An optimizer state (``dict[str, Tensor]`` keyed ``"name.key"``) that also answers to the
+    position keys of grokscope 0.1.0 (``"0.mu"`` for ``"adam.mu"`` when Adam came first). Deprecated:
+    read the named keys. Iteration, ``in`` and ``state_dict`` see the named keys only."""
+
+    def __init__(self, state: State, legacy: dict[str, str]):
+        super().__init__(state)
+        self._legacy = legacy  # position key -> named key
+
+    def __missing__(self, key):
+        if key in self._legacy:
+            return self[self._legacy[key]]
+        raise KeyError(key)
 
 
 class Optimizer(BatchedOptimizer):
@@ -43,9 +65,11 @@ class Optimizer(BatchedOptimizer):
     buffers shaped for it); call ``init`` again for another.
     """
 
-    def __init__(self, transform: Transform):
+    def __init__(self, transform: Transform, project: Projection | None = None):
         self.transform = transform
+        self.project = project
         self._layout: Layout | None = None
+        self._legacy: dict[str, str] = {}
 
     def init(self, params: dict[str, Tensor]) -> State:
         """Record the layout of ``params`` (names, shapes) and return a fresh state."""
@@ -61,7 +85,11 @@ class Optimizer(BatchedOptimizer):
         packed = torch.cat([p.detach().reshape(m, -1) for p in params.values()], dim=1)
         state = self.transform.init(packed)
         self._spec = {k: (v.shape, v.dtype) for k, v in state.items()}
-        return state
+        names = self.transform.names
+        self._legacy = {f"{names.index(k.split('.', 1)[0])}.{k.split('.', 1)[1]}": k
+                        for k in state if names and k.split(".", 1)[0] in names}
+        self._legacy = {old: new for old, new in self._legacy.items() if old != new}
+        return NamedState(state, self._legacy)
 
     @torch.no_grad()
     def step(self, params: dict[str, Tensor], grads: dict[str, Tensor | None] | None, state: State,
@@ -95,6 +123,8 @@ class Optimizer(BatchedOptimizer):
         else:  # a transform returned a fresh tensor: view it like the parameters
             torch._foreach_add_(plist, self._layout.column_views(updates))
 
+        self._project(plist, active)
+
         if frozen is not None:
             for k, v in saved_state.items():
                 state[k].index_copy_(0, frozen, v)
@@ -106,28 +136,42 @@ class Optimizer(BatchedOptimizer):
         """``state`` with a leading ``[model]`` axis on every tensor (it already has one here)."""
         return state
 
+    def load_state(self, saved: dict[str, Tensor]) -> State:
+        return NamedState(super().load_state(saved), self._legacy)
 
-def _filters(clip_norm, grokfast) -> list[Transform]:
+    def _convert_state(self, saved: dict[str, Tensor]) -> dict[str, Tensor]:
+        """A state saved by grokscope 0.1.0, keyed by chain position (``"0.mu"``), keyed by name.
+
+        The builders chain the same transforms in the same order as 0.1.0 did, so position
+        ``i`` is the ``i``-th name; any other key set is returned as is (and refused by the check).
+        """
+        if self._legacy and saved and all(k in self._legacy for k in saved):
+            return {self._legacy[k]: v for k, v in saved.items()}
+        return saved
+
+
+def _filters(clip_norm, grokfast) -> list[tuple[str, Transform]]:
     """Gradient filters that act on raw gradients: per-member clipping, then Grokfast."""
-    return ([] if clip_norm is None else [clip_by_global_norm(clip_norm)]) + _grokfast_transform(grokfast)
+    return ([] if clip_norm is None else [("clip", clip_by_global_norm(clip_norm))]) + _grokfast_transform(grokfast)
 
 
-def _grokfast_transform(grokfast) -> list[Transform]:
+def _grokfast_transform(grokfast) -> list[tuple[str, Transform]]:
     if grokfast is None:
         return []
     if isinstance(grokfast, dict):
         unknown = set(grokfast) - {"alpha", "lamb"}
         if unknown or len(grokfast) != 2:
             raise ConfigError(f"grokfast={grokfast!r}: must be None or {{'alpha': float, 'lamb': float}}")
-        return [grokfast_ema(grokfast["alpha"], grokfast["lamb"])]
+        return [("grokfast", grokfast_ema(grokfast["alpha"], grokfast["lamb"]))]
     if isinstance(grokfast, tuple) and len(grokfast) == 2:
-        return [grokfast_ema(*grokfast)]
+        return [("grokfast", grokfast_ema(*grokfast))]
     raise ConfigError(f"grokfast={grokfast!r}: must be None, (alpha, lamb) or {{'alpha': ..., 'lamb': ...}}")
 
 
 def adamw(lr, weight_decay=0.01, b1=0.9, b2=0.999, eps=1e-8, decay: str = "l2", warmup_steps: int = 0,
-          grokfast=None, clip_norm=None, fused: bool | None = None) -> Optimizer | FusedAdamW:
-    """AdamW (Loshchilov & Hutter 2019) with decoupled L2 or L1 decay, warmup and optional Grokfast.
+          grokfast=None, clip_norm=None, fused: bool | None = None, *, lr_schedule: Schedule | None = None,
+          wd_schedule: Schedule | None = None, project: Projection | None = None) -> Optimizer | FusedAdamW:
+    """AdamW (Loshchilov & Hutter 2019) with decoupled L2 or L1 decay, schedules and optional Grokfast.
 
     Equals ``torch.optim.AdamW`` member by member: ``p ← p − lr·(m̂/(√v̂+eps) + wd·p)``.
     ``decay="l1"`` decays by ``lr·wd·sign(p)`` instead (decoupled, like AdamW's L2; PAIR 2023
@@ -136,16 +180,26 @@ def adamw(lr, weight_decay=0.01, b1=0.9, b2=0.999, eps=1e-8, decay: str = "l2", 
     Defaults: betas and eps are torch's and the paper's; weight_decay=0.01 is torch's.
     Any hyperparameter may be a ``[model]`` tensor.
 
+    The learning rate at update ``t`` is ``lr·lr_schedule(t)`` (default: the linear warmup over
+    ``warmup_steps``, as ``LambdaLR``), the weight decay ``weight_decay·wd_schedule(t)`` (default
+    constant); see ``_hyper_schedule.py``. ``project`` (e.g. ``fixed_norm(target)``) maps each
+    active member's parameters after every update.
+
     ``fused=None`` (the default) takes :class:`FusedAdamW`, one fused kernel per step, whenever
     it computes the same thing: L2 decay, no clipping or Grokfast, float betas and eps, at most
-    ``MAX_GROUPS`` distinct per-member ``(lr, weight_decay)`` pairs. ``fused=False`` always
-    takes the transform chain; ``fused=True`` insists on the kernel. The two agree to rounding,
-    not bit for bit, so a run resumes with the path it started with (the choice depends only
-    on these arguments, and their state dicts differ).
+    ``MAX_GROUPS`` distinct per-member ``(lr, weight_decay)`` pairs (schedules and projections are
+    fine: the kernel is handed each step's lr and decay, and the projection runs after it).
+    ``fused=False`` always takes the transform chain; ``fused=True`` insists on the kernel. The two
+    agree to rounding, not bit for bit, so a run resumes with the path it started with (the choice
+    depends only on these arguments, and their state dicts differ).
 
     >>> opt = adamw(lr=1e-3, weight_decay=1.0, warmup_steps=10)   # Nanda et al. 2023
     >>> type(opt).__name__
     'FusedAdamW'
+    >>> from grokscope.train import cosine_schedule
+    >>> opt = adamw(lr=1e-3, grokfast=(0.98, 2.0), lr_schedule=cosine_schedule(1000, warmup_steps=10))
+    >>> sorted(opt.init({"W": torch.zeros(2, 3)}))
+    ['adam.count', 'adam.mu', 'adam.nu', 'grokfast.count', 'grokfast.ema', 'lr.count']
     """
     why_not = _why_not_fused(lr, weight_decay, b1, b2, eps, decay, grokfast, clip_norm)
     if fused is None:
@@ -153,9 +207,11 @@ def adamw(lr, weight_decay=0.01, b1=0.9, b2=0.999, eps=1e-8, decay: str = "l2", 
     elif fused and why_not is not None:
         raise ConfigError(f"adamw(fused=True): {why_not}; use fused=None or False")
     if fused:
-        return FusedAdamW(lr, weight_decay, b1, b2, eps, warmup_steps)
-    return Optimizer(chain(*_filters(clip_norm, grokfast), scale_by_adam(b1, b2, eps),
-                           add_decayed_weights(weight_decay, decay), scale_by_lr(lr, warmup_steps)))
+        return FusedAdamW(lr, weight_decay, b1, b2, eps, warmup_steps, lr_schedule=lr_schedule,
+                          wd_schedule=wd_schedule, project=project)
+    return Optimizer(named_chain(*_filters(clip_norm, grokfast), ("adam", scale_by_adam(b1, b2, eps)),
+                                 ("weight_decay", add_decayed_weights(weight_decay, decay, wd_schedule)),
+                                 ("lr", scale_by_lr(lr, warmup_steps, lr_schedule))), project)
 
 
 def _why_not_fused(lr, weight_decay, b1, b2, eps, decay, grokfast, clip_norm) -> str | None:
@@ -176,25 +232,31 @@ def _why_not_fused(lr, weight_decay, b1, b2, eps, decay, grokfast, clip_norm) ->
 
 
 def adam(lr, weight_decay=0.0, b1=0.9, b2=0.999, eps=1e-8, decay: str = "l2", warmup_steps: int = 0,
-         grokfast=None, clip_norm=None) -> Optimizer:
+         grokfast=None, clip_norm=None, *, lr_schedule: Schedule | None = None,
+         wd_schedule: Schedule | None = None, project: Projection | None = None) -> Optimizer:
     """Adam (Kingma & Ba 2015) with coupled decay: ``wd·p`` added to the gradient, as
-    ``torch.optim.Adam(weight_decay=wd)``; ``decay="l1"`` adds ``wd·sign(p)``.
+    ``torch.optim.Adam(weight_decay=wd)``; ``decay="l1"`` adds ``wd·sign(p)``. Schedules and
+    ``project`` as in :func:`adamw`.
 
     >>> opt = adam(lr=torch.tensor([1e-3, 3e-3]))               # two members, two lrs
     """
-    return Optimizer(chain(*_filters(clip_norm, grokfast), add_decayed_weights(weight_decay, decay),
-                           scale_by_adam(b1, b2, eps), scale_by_lr(lr, warmup_steps)))
+    return Optimizer(named_chain(*_filters(clip_norm, grokfast),
+                                 ("weight_decay", add_decayed_weights(weight_decay, decay, wd_schedule)),
+                                 ("adam", scale_by_adam(b1, b2, eps)),
+                                 ("lr", scale_by_lr(lr, warmup_steps, lr_schedule))), project)
 
 
 def sgd(lr, momentum=0.0, weight_decay=0.0, nesterov: bool = False, warmup_steps: int = 0,
-        clip_norm=None) -> Optimizer:
+        clip_norm=None, *, lr_schedule: Schedule | None = None, wd_schedule: Schedule | None = None,
+        project: Projection | None = None) -> Optimizer:
     """SGD as ``torch.optim.SGD`` (coupled L2 decay, momentum without dampening, optional Nesterov).
+    Schedules and ``project`` as in :func:`adamw`.
 
     >>> opt = sgd(lr=0.1, momentum=0.9, nesterov=True)
     """
-    parts = [*_filters(clip_norm, None), add_decayed_weights(weight_decay, "l2")]
+    parts = [*_filters(clip_norm, None), ("weight_decay", add_decayed_weights(weight_decay, "l2", wd_schedule))]
     if isinstance(momentum, Tensor) or momentum != 0.0:
-        parts.append(trace(momentum, nesterov))
+        parts.append(("momentum", trace(momentum, nesterov)))
     elif nesterov:
         raise ConfigError("sgd: nesterov=True needs momentum > 0")
-    return Optimizer(chain(*parts, scale_by_lr(lr, warmup_steps)))
+    return Optimizer(named_chain(*parts, ("lr", scale_by_lr(lr, warmup_steps, lr_schedule))), project)

@@ -2,9 +2,10 @@
 
 A transform is a pair of functions. ``init(params) -> state`` builds its state and
 ``update(updates, state, params) -> (updates, state)`` turns incoming gradients (or
-the output of the previous transform) into outgoing updates. ``chain`` composes them,
-so AdamW is literally ``chain(scale_by_adam(), add_decayed_weights(wd), scale_by_lr(lr))``
-as in optax.
+the output of the previous transform) into outgoing updates. ``named_chain`` composes them,
+so AdamW is literally ``named_chain(("adam", scale_by_adam()), ("weight_decay",
+add_decayed_weights(wd)), ("lr", scale_by_lr(lr)))`` as in optax, and its state is keyed by
+those names (``"adam.mu"``): adding a transform does not move the others' state.
 
 Every transform here is *elementwise per ensemble member*, so a transform sees the
 whole ensemble's parameters packed into one matrix ``[model, n_params]`` (each
@@ -24,7 +25,9 @@ Counters are ``[model]`` int64 tensors, one per member, so a frozen member's cou
 (hence its bias correction and warmup) stays where it was.
 
 Every hyperparameter may be a float or a ``[model]`` tensor of per-member values (a list
-or numpy array of per-member values, as a config gives them, is accepted too).
+or numpy array of per-member values, as a config gives them, is accepted too). The learning
+rate and the weight decay may also follow a schedule (``_hyper_schedule.py``), a factor of
+each member's step count.
 """
 
 from __future__ import annotations
@@ -35,16 +38,21 @@ import torch
 from torch import Tensor
 
 from grokscope.errors import ConfigError
+from grokscope.train._hyper_schedule import Schedule, check_schedule, is_constant, lr_schedule_of, schedule_factor
 
 State = dict[str, Tensor]
 
 
 class Transform(NamedTuple):
-    """An ``(init, update)`` pair; ``needs_params`` says whether ``update`` reads ``params``."""
+    """An ``(init, update)`` pair; ``needs_params`` says whether ``update`` reads ``params``.
+
+    A chain's ``names`` are its transforms' names in order (its state keys are ``"name.key"``).
+    """
 
     init: Callable[[Tensor], State]  # params [model, n_params] -> state
     update: Callable[[Tensor, State, Tensor | None], tuple[Tensor, State]]
     needs_params: bool = False
+    names: tuple[str, ...] = ()
 
 
 class _Hyper:
@@ -105,8 +113,50 @@ def _counter(params: Tensor) -> Tensor:
     return torch.zeros(params.shape[0], dtype=torch.int64, device=params.device)  # [model]
 
 
+def named_chain(*named: tuple[str, Transform]) -> Transform:
+    """Compose ``(name, transform)`` pairs left to right; state keys are ``"name.key"`` (optax's ``named_chain``).
+
+    >>> t = named_chain(("adam", scale_by_adam()), ("lr", scale_by_lr(1e-3, warmup_steps=10)))
+    >>> sorted(t.init(torch.zeros(2, 3)))
+    ['adam.count', 'adam.mu', 'adam.nu', 'lr.count']
+    """
+    names = []
+    for pair in named:
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], Transform)):
+            raise ConfigError(f"chain: {pair!r} is not a Transform; build one with grokscope.train transforms")
+        name = pair[0]
+        if not isinstance(name, str) or not name or "." in name or name in names:
+            raise ConfigError(f"named_chain: name {name!r}: must be a non-empty string without '.', "
+                              f"unique in the chain (have {names})")
+        names.append(name)
+    transforms = [t for _, t in named]
+
+    def init(params: Tensor) -> State:
+        state: State = {}
+        for name, t in named:
+            state.update({f"{name}.{k}": v for k, v in t.init(params).items()})
+        return state
+
+    # Tensors are updated in place, so each step only rebuilds small dicts of references:
+    # (transform, [(its key, chained key), ...]) computed once per key set.
+    plan: list = []
+
+    def update(updates: Tensor, state: State, params: Tensor | None) -> tuple[Tensor, State]:
+        if len(plan) != len(transforms) or any(full not in state for _, keys in plan for _, full in keys):
+            plan[:] = [(t, [(k.split(".", 1)[1], k) for k in state if k.split(".", 1)[0] == name])
+                       for name, t in named]
+        for t, keys in plan:
+            sub = {k: state[full] for k, full in keys}
+            updates, sub = t.update(updates, sub, params)
+            for k, full in keys:
+                state[full] = sub[k]
+        return updates, state
+
+    return Transform(init, update, any(t.needs_params for t in transforms), tuple(names))
+
+
 def chain(*transforms: Transform) -> Transform:
-    """Compose transforms left to right; state keys are prefixed by position (``"0.mu"``).
+    """Compose transforms left to right, named by position: state keys ``"0.mu"`` (optax's ``chain``).
 
     >>> t = chain(scale_by_adam(), scale_by_lr(1e-3, warmup_steps=10))
     >>> sorted(t.init(torch.zeros(2, 3)))
@@ -115,29 +165,7 @@ def chain(*transforms: Transform) -> Transform:
     for t in transforms:
         if not isinstance(t, Transform):
             raise ConfigError(f"chain: {t!r} is not a Transform; build one with grokscope.train transforms")
-
-    def init(params: Tensor) -> State:
-        state: State = {}
-        for i, t in enumerate(transforms):
-            state.update({f"{i}.{k}": v for k, v in t.init(params).items()})
-        return state
-
-    # Tensors are updated in place, so each step only rebuilds small dicts of
-    # references: (transform, [(its key, chained key), ...]) computed once per key set.
-    plan: list = []
-
-    def update(updates: Tensor, state: State, params: Tensor | None) -> tuple[Tensor, State]:
-        if len(plan) != len(transforms) or any(full not in state for _, keys in plan for _, full in keys):
-            plan[:] = [(t, [(k.split(".", 1)[1], k) for k in state if k.split(".", 1)[0] == str(i)])
-                       for i, t in enumerate(transforms)]
-        for t, keys in plan:
-            sub = {k: state[full] for k, full in keys}
-            updates, sub = t.update(updates, sub, params)
-            for k, full in keys:
-                state[full] = sub[k]
-        return updates, state
-
-    return Transform(init, update, any(t.needs_params for t in transforms))
+    return named_chain(*((str(i), t) for i, t in enumerate(transforms)))
 
 
 def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8) -> Transform:
@@ -219,7 +247,7 @@ def trace(momentum, nesterov: bool = False) -> Transform:
     return Transform(init, update)
 
 
-def add_decayed_weights(weight_decay, kind: str = "l2") -> Transform:
+def add_decayed_weights(weight_decay, kind: str = "l2", schedule: Schedule | None = None) -> Transform:
     """Add the gradient of a weight penalty: ``wd·p`` (``"l2"``) or ``wd·sign(p)`` (``"l1"``).
 
     Placed after ``scale_by_adam`` it gives AdamW's decoupled decay (Loshchilov & Hutter
@@ -227,6 +255,7 @@ def add_decayed_weights(weight_decay, kind: str = "l2") -> Transform:
     the L1 penalty used for sparse parity in PAIR's "Do Machine Learning Models Memorize or
     Generalize?" (2023). Placed before ``scale_by_adam`` it is coupled (torch.optim.Adam's
     ``weight_decay``). The L2 term ``wd·p`` is the gradient of ``wd/2·‖p‖²``, as in torch.
+    ``schedule`` (a factor of the step, see ``_hyper_schedule.py``) makes it ``wd·schedule(t)``.
 
     >>> t = add_decayed_weights(0.1, kind="l1")
     >>> t.update(torch.zeros(1, 2), {}, torch.tensor([[3.0, -2.0]]))[0]
@@ -235,31 +264,39 @@ def add_decayed_weights(weight_decay, kind: str = "l2") -> Transform:
     if kind not in ("l2", "l1"):
         raise ConfigError(f"weight decay kind={kind!r}: must be 'l2' or 'l1'")
     h_wd = _Hyper("weight_decay", weight_decay, 0.0, float("inf"))
+    schedule = None if is_constant(check_schedule(schedule, "wd_schedule")) else schedule
+    off = h_wd.is_float and h_wd.value == 0.0
 
     def init(params: Tensor) -> State:
-        return {}
+        return {"count": _counter(params)} if schedule is not None and not off else {}
 
     def update(g: Tensor, state: State, params: Tensor | None) -> tuple[Tensor, State]:
-        wd = h_wd.at(g)
-        if h_wd.is_float and wd == 0.0:
+        if off:
             return g, state
+        wd = h_wd.at(g)
         penalty_grad = params if kind == "l2" else params.sign()
-        if h_wd.is_float:
+        if schedule is not None:
+            count = state["count"]
+            g.addcmul_(penalty_grad, schedule_factor(schedule, count, g.dtype).mul_(wd))  # [model, 1] factor
+            count.add_(1)
+        elif h_wd.is_float:
             g.add_(penalty_grad, alpha=wd)
         else:
             g.addcmul_(penalty_grad, wd)
         return g, state
 
     # A zero float decay never reads the parameters: skip packing them every step.
-    return Transform(init, update, needs_params=not (h_wd.is_float and h_wd.value == 0.0))
+    return Transform(init, update, needs_params=not off)
 
 
-def scale_by_lr(lr, warmup_steps: int = 0) -> Transform:
-    """Multiply by ``−lr·min(1, t/warmup_steps)``, ``t`` = updates already applied (from 0).
+def scale_by_lr(lr, warmup_steps: int = 0, schedule: Schedule | None = None) -> Transform:
+    """Multiply by ``−lr·schedule(t)``, ``t`` = updates already applied (from 0).
 
-    This is Nanda et al. (2023, "Progress measures for grokking via mechanistic
-    interpretability") ``LambdaLR(lambda t: min(t/10, 1))``: the very first step has
-    learning rate 0, exactly as that scheduler gives. ``warmup_steps=0`` means no warmup.
+    The default schedule is the linear warmup ``min(1, t/warmup_steps)`` of Nanda et al. (2023,
+    "Progress measures for grokking via mechanistic interpretability"), ``LambdaLR(lambda t:
+    min(t/10, 1))``: the very first step has learning rate 0, exactly as that scheduler gives;
+    ``warmup_steps=0`` means none. Any other schedule (e.g. ``cosine_schedule``, which has its
+    own warmup) is passed as ``schedule`` with ``warmup_steps=0``.
 
     >>> t = scale_by_lr(0.5, warmup_steps=2)
     >>> s = t.init(torch.zeros(1, 1))
@@ -267,19 +304,17 @@ def scale_by_lr(lr, warmup_steps: int = 0) -> Transform:
     [-0.0, -0.25, -0.5, -0.5]
     """
     h_lr = _Hyper("lr", lr, 0.0, float("inf"))
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
-        raise ConfigError(f"warmup_steps={warmup_steps!r}: must be an integer >= 0")
+    schedule = lr_schedule_of(warmup_steps, schedule)
 
     def init(params: Tensor) -> State:
-        return {"count": _counter(params)} if warmup_steps else {}
+        return {"count": _counter(params)} if schedule is not None else {}
 
     def update(g: Tensor, state: State, params: Tensor | None) -> tuple[Tensor, State]:
         lr_ = h_lr.at(g)
-        if not warmup_steps:
+        if schedule is None:
             return g.mul_(-lr_), state
         count = state["count"]
-        frac = (count.to(g.dtype) / warmup_steps).clamp_(max=1.0).unsqueeze(1)  # [model, 1]
-        g.mul_(frac.mul_(-lr_))
+        g.mul_(schedule_factor(schedule, count, g.dtype).mul_(-lr_))  # [model, 1]
         count.add_(1)
         return g, state
 

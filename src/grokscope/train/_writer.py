@@ -1,0 +1,98 @@
+"""Everything the training loop writes to the store, in one place.
+
+``RunWriter`` creates the run (or claims an interrupted one and reads its resume state back),
+collects metrics and checkpoints between flushes, and writes them with the resume state in ONE
+store transaction (``Store.flush``) whenever ``log.flush_seconds`` have passed, at a clean stop
+and at the end. Without a store it only keeps the in-memory log a ``TrainResult`` returns.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+__all__ = ["RunWriter"]
+
+
+class RunWriter:
+    def __init__(self, store, flush_seconds: float):
+        self.store = store
+        self.run_id: int | None = None
+        self.flush_seconds = flush_seconds
+        self.pending_metrics: list[tuple[int, dict[str, np.ndarray]]] = []
+        self.pending_ckpts: list[tuple[int, dict[str, Any]]] = []
+        self.logged: list[tuple[int, dict[str, np.ndarray]]] = []  # this process's evaluations, for TrainResult
+        self.last_flush = time.monotonic()
+
+    # -- opening --------------------------------------------------------------------------
+    def create(self, cfg, seeds: list[int], sp) -> None:
+        """A new run: its config, one row per member, and the split it trains on (for analyses)."""
+        if self.store is None:
+            return
+        rows = [{"seed": s, "n_train": int(n)} for s, n in zip(seeds, sp.n_train.tolist())]
+        if sp.has_unseen:
+            rows = [{**r, "n_unseen": int(u)} for r, u in zip(rows, sp.n_unseen.tolist())]
+        self.run_id = self.store.create_run(kind="train", config=cfg.to_dict(), name=cfg.name, members=rows)
+        self.store.save_arrays(self.run_id, "split", sp.to_arrays())
+
+    def reopen(self, run_id: int) -> dict[str, Any] | None:
+        """Claim an interrupted run; its resume state (None if it was killed before its first flush).
+
+        What the run stored after that state is dropped: the resumed run recomputes it.
+        """
+        self.run_id = run_id
+        saved = self.store.load_resume(run_id)
+        if saved is not None and int(saved["step"]) > 0:
+            self.store.truncate_after(run_id, int(saved["step"]) - 1)
+        return saved
+
+    def running(self) -> None:
+        if self.store is not None:
+            self.store.set_status(self.run_id, "running")
+
+    # -- between flushes ------------------------------------------------------------------
+    def metrics(self, step: int, values: dict[str, np.ndarray]) -> None:
+        self.pending_metrics.append((step, values))
+        self.logged.append((step, values))
+
+    def checkpoint(self, step: int, weights: dict[str, Any]) -> None:
+        self.pending_ckpts.append((step, weights))
+
+    def last_checkpoint_step(self) -> int | None:
+        return self.pending_ckpts[-1][0] if self.pending_ckpts else None
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last_flush >= self.flush_seconds
+
+    def flush(self, state) -> None:
+        """Pending metrics and checkpoints with ``state.to_resume()``, in one transaction."""
+        if self.store is None:
+            return
+        self.store.flush(self.run_id, metrics=self.pending_metrics, checkpoints=self.pending_ckpts,
+                         resume=state.to_resume())
+        self.pending_metrics, self.pending_ckpts = [], []
+        self.last_flush = time.monotonic()
+
+    # -- the end --------------------------------------------------------------------------
+    def finish(self, members: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+        if self.store is not None:
+            self.store.update_members(self.run_id, members)
+            self.store.set_summary(self.run_id, summary)
+            self.store.set_status(self.run_id, "finished")
+
+    def failed(self) -> None:
+        if self.store is not None:
+            self.store.set_status(self.run_id, "failed")
+
+    def result_metrics(self, n_members: int, names=()) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """``(steps [n_eval], {name: [n_eval, model]})`` of this process's evaluations (NaN where absent).
+
+        ``names`` are always present (``[0, model]`` when nothing was evaluated), then any others logged.
+        """
+        steps = np.asarray([s for s, _ in self.logged])
+        names = list(dict.fromkeys([*names, *(k for _, v in self.logged for k in v)]))
+        nan = np.full(n_members, np.nan)
+        return steps, {k: np.stack([np.broadcast_to(v.get(k, nan), (n_members,)) for _, v in self.logged])
+                       if self.logged else np.zeros((0, n_members)) for k in names}
