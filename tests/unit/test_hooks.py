@@ -19,7 +19,7 @@ import torch
 from grokscope.config import load_config
 from grokscope.errors import ConfigError
 from grokscope.store import Store
-from grokscope.train import EvalHook, GrokkingHook, train
+from grokscope.train import EvalHook, GrokkingHook, HookBase, train
 
 STEPS = 30
 BASE = ["task.p=7", "task.train_frac=0.5", "dtype=float64", f"train.steps={STEPS}", "model.d_embed=8",
@@ -76,7 +76,7 @@ class BestTestAcc:
         return [{"best_test_acc": float(b)} for b in self.best]
 
 
-class Requests:
+class Requests(HookBase):
     """Retires member 1 at ``retire_at`` and stops the run at ``stop_at``."""
 
     name = "requests"
@@ -93,15 +93,6 @@ class Requests:
         if step == self.stop_at:
             ctx.request_stop("test")
         return None
-
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state):
-        pass
-
-    def member_fields(self, ctx):
-        return []
 
 
 def test_the_hooks_here_and_the_grokking_hook_satisfy_the_protocol():

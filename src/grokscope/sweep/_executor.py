@@ -55,6 +55,7 @@ class SweepReport:
     skipped: list[int] = field(default_factory=list)
     resumed: list[int] = field(default_factory=list)        # ensembles continued from a cut run (subset of trained)
     abandoned_runs: list[int] = field(default_factory=list)
+    retried: list[int] = field(default_factory=list)        # Ray: ensembles resubmitted after a lost worker
     members_trained: int = 0
     seconds: float = 0.0
 
@@ -264,6 +265,6 @@ def run_sweep(spec: SweepSpec, store=None, *, backend: str = "inprocess", addres
         else:
             from grokscope.sweep._ray import run_on_ray
 
-            run_on_ray(todo, store, spec.name, address, on_done)
+            run_on_ray(todo, store, spec.name, address, on_done, on_retry=lambda plan: report.retried.append(plan.index))
     report.seconds = time.perf_counter() - t_start
     return report
