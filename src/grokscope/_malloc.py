@@ -1,34 +1,125 @@
-"""Keep freed tensor memory in the process (glibc), so small training steps do not page-fault.
+"""Process memory: keep per-step buffers in the heap, keep long-lived copies out of it.
 
-By default glibc serves large allocations with mmap and returns them to the OS on free, so a
-training step that allocates and frees the same activation buffers every step pays page faults
-for all of them again (measured on this project's 2-core machine: a visible share of a small step).
-Turning off mmap for large blocks and the heap trim keeps those pages mapped. The CLI calls this
-at start-up; library users may call it themselves. It is process-wide and a no-op off glibc.
+**Why tune.** By default glibc serves large allocations with mmap and returns them to the OS on
+free, so a training step that allocates and frees the same activation buffers every step pays page
+faults for all of them again (measured on this project's 2-core machine: a visible share of a
+small step). Turning off mmap for large blocks and the heap trim keeps those pages mapped. The CLI
+calls :func:`tune_malloc` at start-up; library users may call it themselves. It is process-wide and
+a no-op off glibc.
+
+**Why keep long-lived copies out of the heap.** A heap that serves both a step's large transient
+buffers and small allocations that live for many steps (a run's logged metrics, pending weight
+checkpoints) fragments: each long-lived piece lands inside a hole a freed activation left, the next
+step's activations no longer fit there and the heap grows at its top. Measured on the
+``nanda-p113`` preset (docs/performance.md, "Memory"): 1.4 GB of free but resident heap after 60
+steps for ~100 MB in use, with or without :func:`tune_malloc` (glibc's own mmap threshold rises to
+the activations' size after the first free). :class:`OffHeap` keeps such copies in anonymous
+mmap pages of their own, which the OS takes back when the copies are dropped, so the heap holds
+only the step's buffers and reuses them. :func:`release_free_memory` hands the heap's free pages
+back to the OS (glibc ``malloc_trim``), e.g. at the end of a run.
 
 >>> tune_malloc() in (True, False)
 True
+>>> import numpy as np
+>>> kept = OffHeap().array(np.arange(3.0))
+>>> kept.tolist(), release_free_memory() in (True, False)
+([0.0, 1.0, 2.0], True)
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import mmap
+from typing import Any
+
+import numpy as np
+
+__all__ = ["tune_malloc", "release_free_memory", "OffHeap"]
 
 _M_TRIM_THRESHOLD = -1  # <malloc.h>
 _M_MMAP_MAX = -4
+_ALIGN = 64  # bytes; what torch's CPU allocator aligns to
+
+
+def _libc():
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    try:
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
 
 
 def tune_malloc() -> bool:
     """Disable mmap for large blocks and heap trimming (glibc ``mallopt``); True if applied."""
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     # 2**30: trim only when a gigabyte sits free at the top of the heap (INT_MAX is also valid)
     return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 1 << 30))
+
+
+def release_free_memory() -> bool:
+    """Return the heap's free pages to the OS (glibc ``malloc_trim(0)``); True if glibc did it.
+
+    Costs a walk over the free chunks (milliseconds) and a page fault on each released page that
+    is used again, so call it between runs or every few seconds, not every step.
+    """
+    libc = _libc()
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is None:
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
+    return True
+
+
+class OffHeap:
+    """Copies of arrays and tensors in anonymous mmap pages, outside malloc's heap.
+
+    ``array(x)`` and ``tensor(t)`` copy into pages this object maps, ``chunk_bytes`` at a time
+    (bigger for a bigger value); the pages go back to the OS when this object and every copy
+    from it are gone. Use one ``OffHeap`` per group of copies that is dropped together.
+    """
+
+    def __init__(self, chunk_bytes: int = 1 << 18):
+        self.chunk_bytes = int(chunk_bytes)
+        self._map: mmap.mmap | None = None
+        self._offset = 0
+
+    def _take(self, n_bytes: int) -> tuple[mmap.mmap, int]:
+        offset = -(-self._offset // _ALIGN) * _ALIGN
+        if self._map is None or offset + n_bytes > len(self._map):
+            size = max(self.chunk_bytes, n_bytes)
+            self._map, offset = mmap.mmap(-1, -(-size // mmap.PAGESIZE) * mmap.PAGESIZE), 0
+        self._offset = offset + n_bytes
+        return self._map, offset
+
+    def array(self, x: Any) -> np.ndarray:
+        """A copy of ``x`` (array-like, or a tensor on any device) as a numpy array in these pages."""
+        if hasattr(x, "detach"):
+            x = x.detach().cpu().numpy()
+        x = np.asarray(x)
+        if x.dtype.hasobject or x.nbytes == 0:
+            return x.copy()
+        buf, offset = self._take(x.nbytes)
+        out = np.frombuffer(buf, dtype=x.dtype, count=x.size, offset=offset).reshape(x.shape)
+        out[...] = x
+        return out
+
+    def tensor(self, t):
+        """A CPU copy of tensor ``t`` (any device, any dtype) in these pages."""
+        import torch
+
+        t = t.detach()
+        n = t.numel() * t.element_size()
+        if n == 0:
+            return torch.empty(t.shape, dtype=t.dtype)
+        buf, offset = self._take(n)
+        out = torch.frombuffer(buf, dtype=torch.uint8, count=n, offset=offset).view(t.dtype).view(t.shape)
+        out.copy_(t)
+        return out

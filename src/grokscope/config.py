@@ -6,7 +6,7 @@ A run config has five sections and a few top-level keys::
     [task]   kind, its options (see grokscope.tasks.make_task), train_frac | train_count,
              and optionally unseen_frac | unseen_count (a third split, never trained on)
     [model]  arch, its options (see grokscope.models), init_scale
-    [train]  steps, batch_size, loss, stop_after_grok
+    [train]  steps, batch_size, loss, stop_after_grok, retire_window, retire_frac
     [optim]  name, lr, weight_decay, decay, betas, warmup, grokfast, clipping
     [log]    metric schedule, checkpoints, flush interval
 
@@ -58,11 +58,21 @@ class TrainConfig:
     # Stop once every live member has generalized and trained 25% past its generalization step
     # (saves time in demos; off for published setups, whose budget is part of the setup).
     stop_after_grok: bool = False
+    # Retirement (grokscope.train._retire): a member whose outcome is decided (test accuracy >= 99%
+    # held for retire_window steps and until (1 + retire_frac) x its generalization step, or diverged)
+    # leaves the ensemble, which trains on without it. Both 0 = off (the default): a published
+    # setup's budget is part of the setup, and runs with the rule off store what they always did.
+    retire_window: int = 0
+    retire_frac: float = 0.0
 
     def __post_init__(self):
+        from grokscope.validate import check_number
+
         _check(self.steps >= 1, "train.steps", self.steps, "an integer >= 1")
         _check(self.batch_size >= 0, "train.batch_size", self.batch_size, "0 (full batch) or a positive integer")
         _check(self.loss in ("ce", "mse"), "train.loss", self.loss, "'ce' or 'mse'")
+        _check(self.retire_window >= 0, "train.retire_window", self.retire_window, "an integer >= 0 (0 = off)")
+        check_number(self.retire_frac, "train.retire_frac", lo=0.0)
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,7 @@ class OptimConfig:
     nesterov: bool = False  # SGD only
     warmup_steps: int = 10  # linear warmup, Nanda et al. 2023
     grokfast_alpha: float = 0.0  # EMA gradient filter, Lee et al. 2024 (0 = off; paper: 0.98)
-    grokfast_lambda: float = 0.0  # amplification of the slow gradient (paper: 2.0)
+    grokfast_lambda: Num = 0.0  # amplification of the slow gradient (paper: 2.0); may be one value per member
     clip_norm: float = 0.0  # per-member gradient-norm clip (0 = off)
     # The lr after the warmup: "constant" (Nanda et al. 2023), or "cosine": half a cosine from lr at
     # the end of the warmup to final_lr_frac·lr at train.steps (Loshchilov & Hutter 2017, "SGDR").
@@ -91,6 +101,16 @@ class OptimConfig:
     # After every update, rescale each member's parameters to this total L2 norm (Liu, Michaud &
     # Tegmark 2023, "Omnigrok: Grokking beyond algorithmic data"); 0 = off; may be one value per member.
     project_norm: Num = 0.0
+    # Gradient filters run on each member's raw gradient before the optimizer, in this order
+    # (grokscope.train._filters): ⊥Grad, Grokfast-MA, normalization; then clip_norm and the EMA.
+    # Grokfast-MA (Lee et al. 2024, "Grokfast"): g + λ·(mean of the last w gradients), once w are seen.
+    grokfast_ma_window: int = 0  # w; 0 = off (paper: 100)
+    grokfast_ma_lambda: Num = 0.0  # λ (paper: 5.0); may be one value per member
+    # ⊥Grad (Prieto et al. 2025, "Grokking at the edge of numerical stability"): remove this fraction
+    # of the gradient's component along the member's weights (1 = ⊥Grad, 0 = off); may be per member.
+    ortho_grad: Num = 0.0
+    ortho_grad_renorm: bool = True  # rescale the projected gradient to the gradient's norm (the authors' code)
+    normalize_grad: Num = 0.0  # rescale each member's gradient to this 2-norm (0 = off); may be per member
 
     def __post_init__(self):
         from grokscope.validate import check_choice, check_number
@@ -113,8 +133,15 @@ class OptimConfig:
         _check(0 <= self.momentum < 1, "optim.momentum", self.momentum, "a value in [0, 1)")
         _check(self.warmup_steps >= 0, "optim.warmup_steps", self.warmup_steps, "an integer >= 0")
         _check(0 <= self.grokfast_alpha < 1, "optim.grokfast_alpha", self.grokfast_alpha, "a value in [0, 1)")
-        _check(self.grokfast_lambda >= 0, "optim.grokfast_lambda", self.grokfast_lambda, "a number >= 0")
         _check(self.clip_norm >= 0, "optim.clip_norm", self.clip_norm, "a number >= 0 (0 = off)")
+        _check(self.grokfast_ma_window >= 0, "optim.grokfast_ma_window", self.grokfast_ma_window, "an integer >= 0 (0 = off)")
+        for key, hi in (("grokfast_lambda", None), ("grokfast_ma_lambda", None), ("ortho_grad", 1.0), ("normalize_grad", None)):
+            value = getattr(self, key)
+            for v in value if isinstance(value, list) else [value]:
+                check_number(v, f"optim.{key}", 0.0, hi)
+        ma_on = any(v > 0 for v in (self.grokfast_ma_lambda if isinstance(self.grokfast_ma_lambda, list) else [self.grokfast_ma_lambda]))
+        _check(not ma_on or self.grokfast_ma_window >= 1, "optim.grokfast_ma_lambda", self.grokfast_ma_lambda,
+               "0 while optim.grokfast_ma_window=0 (set the window, e.g. 100)")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import pytest
 
 from grokscope.store import Store
 from grokscope.sweep import load_spec, run_sweep, sweep_members
+from grokscope.sweep._ray import LOCAL_NODE_IP
 
 ray = pytest.importorskip("ray", reason="the optional ray extra is not installed (pip install 'grokscope[ray]')")
 pytestmark = pytest.mark.ray
@@ -31,7 +32,7 @@ max_ensemble = 4
 
 @pytest.fixture(scope="module")
 def ray_local():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address=LOCAL_NODE_IP)
     yield
     ray.shutdown()
 

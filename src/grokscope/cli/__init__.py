@@ -11,8 +11,9 @@ Printing and exit codes live here, never in the library.
     grokscope runs [--json] | show RUN [--json] | report RUN | analyze RUN
     grokscope sweep SPEC.toml | sweeps | phasemap SWEEP X Y | critical SWEEP
     grokscope landscape percolation|grokking|emergence|trap
+    grokscope li2 energy --group cyclic:71      # the Li2 energy's maxima (Tian 2024)
 
-Each group module (``train``, ``runs``, ``analyze``, ``sweep``, ``landscape``) defines its
+Each group module (``train``, ``runs``, ``analyze``, ``sweep``, ``landscape``, ``li2``) defines its
 commands on its own ``typer.Typer`` named ``app``; they are all mounted the same way below
 (``add_typer``: without a name the commands sit at the top level, with one they form a group).
 """
@@ -23,7 +24,7 @@ import sys
 
 import typer
 
-from grokscope.cli import analyze, landscape, runs, sweep, train
+from grokscope.cli import analyze, landscape, li2, runs, sweep, train
 from grokscope.errors import GrokscopeError
 
 __all__ = ["app", "main"]
@@ -32,7 +33,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="grokscope: train ensembles of tiny networks, watch them grok, open them up.")
 
 # (group module, sub-command name or None for top-level commands), in the order of `grokscope --help`.
-_GROUPS = ((train, None), (runs, None), (analyze, None), (sweep, None), (landscape, "landscape"))
+_GROUPS = ((train, None), (runs, None), (analyze, None), (sweep, None), (landscape, "landscape"), (li2, "li2"))
 for _module, _name in _GROUPS:
     app.add_typer(_module.app, name=_name)
 

@@ -51,6 +51,9 @@ def sweep_cmd(spec_path: str, store_path: str | Path | None = None, backend: str
               + ("complete" if rep.complete else f"{left} ensembles left"))
     if rep.abandoned_runs:
         con.print(f"runs {rep.abandoned_runs} were cut mid-training by an earlier kill; marked failed, retrained")
+    if rep.retried:
+        con.print(f"lost Ray workers: {len(rep.retried)} ensemble attempt(s) retried (ensembles "
+                  f"{sorted(set(rep.retried))}); each ensemble stored once")
 
 
 def sweeps_cmd(store_path: str | Path | None = None) -> None:
@@ -121,7 +124,8 @@ _WHERE = typer.Option(None, help="fix another swept key: KEY=VALUE")
 def _sweep(spec: str = typer.Argument(..., help="sweep spec TOML, or a bundled one: sweep-pair-parity"),
            store: Optional[Path] = STORE_OPT,
            backend: str = typer.Option("inprocess", help="inprocess or ray"),
-           address: Optional[str] = typer.Option(None, help="Ray cluster address (with --backend ray)"),
+           address: Optional[str] = typer.Option(
+               None, help="Ray cluster to join, HOST:PORT of its head (with --backend ray; run on a node of it)"),
            name: Optional[str] = typer.Option(None, help="sweep name (default: the spec's)"),
            max_ensembles: Optional[int] = typer.Option(None, help="stop after training this many ensembles"),
            progress: bool = typer.Option(True, help="show the progress bar")):

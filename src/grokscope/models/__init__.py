@@ -23,6 +23,8 @@ from ._build import ARCHS, build_model, model_config
 from ._common import ACTIVATIONS, EnsembleBase, ParamSpec, ReferenceBase, draw_init, record
 from ._registry import Architecture, architectures, get_architecture, register_architecture, unregister_architecture
 from ._mlp import MLP, MLPConfig, MLPEnsemble
+from ._feature_mlp import FeatureMLP, FeatureMLPConfig, FeatureMLPEnsemble
+from ._li2 import Li2, Li2Config, Li2Ensemble
 from ._pair_mlp import PairMLP, PairMLPConfig, PairMLPEnsemble
 from ._transformer import Transformer, TransformerConfig, TransformerEnsemble
 
@@ -31,14 +33,20 @@ __all__ = [
     "PairMLP",
     "Transformer",
     "MLP",
+    "FeatureMLP",
+    "Li2",
     # n models with a leading `model` axis, batched
     "PairMLPEnsemble",
     "TransformerEnsemble",
     "MLPEnsemble",
+    "FeatureMLPEnsemble",
+    "Li2Ensemble",
     # hyperparameters
     "PairMLPConfig",
     "TransformerConfig",
     "MLPConfig",
+    "FeatureMLPConfig",
+    "Li2Config",
     # from a run config
     "build_model",
     "model_config",

@@ -11,6 +11,8 @@ unless it says otherwise) must be what the architecture reads:
 ``pair_mlp``    :class:`PairMLPConfig`  ``p = vocab_size`` (needs ``n_ctx == 2``, ``n_classes == vocab_size``)
 ``transformer`` :class:`TransformerConfig` ``d_vocab``, ``n_ctx``, ``n_classes``
 ``mlp``         :class:`MLPConfig`      ``n_bits = n_ctx``, ``n_classes`` (needs ``vocab_size == 2``)
+``feature_mlp`` :class:`FeatureMLPConfig` ``d_in``, ``n_classes`` (needs ``input_kind == "features"``)
+``li2``         :class:`Li2Config`      ``p = vocab_size`` (two operand tokens, Tian 2024's Li2 model)
 =============== ======================= ============================================================
 
 ``model.init_scale`` (Omnigrok's α, one float or one per member) is handed to ``init_``.
@@ -26,8 +28,8 @@ import torch
 from grokscope.errors import ConfigError
 
 # Each architecture registers itself when its module is imported; this list is the registry's
-# order (pair_mlp, transformer, mlp), so error messages list them the same way every time.
-from . import _pair_mlp, _transformer, _mlp  # noqa: F401  (imported to register)
+# order (pair_mlp, transformer, mlp, feature_mlp, li2), so error messages list them the same way every time.
+from . import _pair_mlp, _transformer, _mlp, _feature_mlp, _li2  # noqa: F401  (imported to register)
 from ._common import EnsembleBase
 from ._registry import ARCHS, check_input_kind, get_architecture
 

@@ -255,6 +255,31 @@ class EnsembleBase(nn.Module):
         ref.load_state_dict({k: v[i].detach().clone() for k, v in self.state_dict().items()})
         return ref
 
+    @torch.no_grad()
+    def select_members_(self, idx: Tensor):
+        """Keep members ``idx`` (int64 row indices, increasing) and drop the others, in place.
+
+        Ensembles keep per-member values in parameters (they register no per-member buffers).
+        Each parameter keeps its object (optimizers and caches holding it stay valid) and gets the
+        rows ``idx`` as new contiguous data; its gradient is dropped. Member ``j`` of the result is
+        member ``idx[j]`` before, bit for bit (the training loop retires decided members this way).
+
+        >>> from grokscope.models import PairMLPConfig, PairMLPEnsemble
+        >>> ens = PairMLPEnsemble(PairMLPConfig(p=5, d_embed=4, d_hidden=3), n_models=3).init_([1, 2, 3])
+        >>> w = ens.embed.W_E[2].clone()
+        >>> ens.select_members_(torch.tensor([0, 2])).n_models, bool((ens.embed.W_E[1] == w).all())
+        (2, True)
+        """
+        idx = torch.as_tensor(idx, dtype=torch.long).reshape(-1)
+        n = self.n_models
+        if idx.numel() == 0 or int(idx.min()) < 0 or int(idx.max()) >= n or bool((idx[1:] <= idx[:-1]).any()):
+            raise ConfigError(f"select_members_: rows {idx.tolist()}: must be increasing, distinct, in [0, {n}), at least one")
+        for p in self.parameters():
+            p.data = p.data.index_select(0, idx.to(p.device))
+            p.grad = None
+        self.n_models = int(idx.numel())
+        return self
+
     def anatomy(self, state=None):
         """What analyses need to know about this model (an ``Anatomy``); architectures override it."""
         raise AnalysisError(f"{type(self).__name__}: declares no anatomy(); analyses of its weights do not apply")

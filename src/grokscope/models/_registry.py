@@ -7,7 +7,7 @@ register one the same way, with no edit under ``src/``.
 
 >>> from grokscope.models import architectures, get_architecture
 >>> list(architectures())
-['pair_mlp', 'transformer', 'mlp']
+['pair_mlp', 'transformer', 'mlp', 'feature_mlp', 'li2']
 >>> get_architecture("mlp").input_kind
 'tokens'
 """

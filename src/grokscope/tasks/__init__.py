@@ -8,6 +8,7 @@
 """
 
 from grokscope.tasks._base import INPUT_KINDS, Task, TaskBase, input_kind, task_groups
+from grokscope.tasks._digits import DIGITS_SCALES, Digits
 from grokscope.tasks._factory import TASK_KINDS, make_task, register_task, unregister_task
 from grokscope.tasks._groups import DihedralGroup, PermutationGroup
 from grokscope.tasks._modular import MODULAR_OPS, ModularArithmetic
@@ -29,6 +30,8 @@ __all__ = [
     "PermutationGroup",
     "DihedralGroup",
     "SparseParity",
+    "Digits",
+    "DIGITS_SCALES",
     "Split",
     "split",
     "split_for_run",

@@ -7,6 +7,7 @@ import functools
 
 from grokscope.errors import ConfigError
 from grokscope.tasks._base import Task
+from grokscope.tasks._digits import Digits
 from grokscope.tasks._groups import DihedralGroup, PermutationGroup
 from grokscope.tasks._modular import MODULAR_OPS, ModularArithmetic
 from grokscope.tasks._parity import SparseParity
@@ -18,6 +19,7 @@ _CLASSES: dict[str, type] = {
     "permutation": PermutationGroup,
     "dihedral": DihedralGroup,
     "parity": SparseParity,
+    "digits": Digits,  # real-valued 8x8 images from scikit-learn (Omnigrok's MNIST, offline)
 }
 TASK_KINDS: tuple[str, ...] = tuple(_CLASSES)  # the built-in kinds; register_task adds more
 
@@ -56,7 +58,7 @@ def make_task(kind: str, **kwargs: object) -> Task:
 
     Kinds: ``modular`` (``op``, ``p``, ``pairs``, ``eq_token``), ``permutation`` (``n``,
     ``eq_token``), ``dihedral`` (``n``, ``eq_token``), ``parity`` (``n_bits``, ``k``,
-    ``positions``, ``n_train``, ``n_test``, ``seed``). A modular op name is also accepted
+    ``positions``, ``n_train``, ``n_test``, ``seed``), ``digits`` (``scale``). A modular op name is also accepted
     as the kind: ``make_task("add", p=67)`` is ``make_task("modular", op="add", p=67)``.
     Built tasks are cached, so equal arguments return the same instance: never modify
     its tensors in place.

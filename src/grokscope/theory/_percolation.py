@@ -11,7 +11,8 @@ bisection inside the chunk where the event happens, on the small contracted grap
 The order is given as an *edge time*: bond percolation with data D uses
 ``edge_u * z`` (the D at which the edge appears); site percolation with
 capacity q uses ``max(complexity[a], complexity[b])`` (the q at which both ends
-exist). Seed 000 §3.1 (grokking, data) and §3.2 (emergence, parameters).
+exist). Gokhale 2023, "The semantic landscape paradigm for neural networks", §3.1 (grokking,
+data) and §3.2 (emergence, parameters).
 """
 
 from __future__ import annotations

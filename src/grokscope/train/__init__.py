@@ -5,6 +5,7 @@
 """
 
 from grokscope.train._data import TrainData
+from grokscope.train._decided import STOP_AFTER_GROK, DecidedRule
 from grokscope.train._fused import FusedAdamW
 from grokscope.train._hooks import EvalContext, EvalHook, GrokkingHook, HookBase
 from grokscope.train._hyper_schedule import Schedule, constant_schedule, cosine_schedule, warmup_schedule
@@ -13,6 +14,7 @@ from grokscope.train._losses import LOSSES, per_example_loss
 from grokscope.train._make_optimizer import make_optimizer
 from grokscope.train._optim import Optimizer, adam, adamw, sgd
 from grokscope.train._projection import Projection, fixed_norm
+from grokscope.train._retire import RetireHook
 from grokscope.train._schedule import eval_steps
 from grokscope.train._state import RunState
 from grokscope.train._transforms import (
@@ -29,7 +31,8 @@ from grokscope.train._transforms import (
 
 __all__ = [
     "train", "TrainResult", "TrainData", "METRICS", "checkpoint_steps", "make_optimizer", "eval_steps",
-    "RunState", "EvalHook", "EvalContext", "HookBase", "GrokkingHook", "per_example_loss", "LOSSES",
+    "RunState", "EvalHook", "EvalContext", "HookBase", "GrokkingHook", "RetireHook", "DecidedRule", "STOP_AFTER_GROK",
+    "per_example_loss", "LOSSES",
     "Optimizer", "FusedAdamW", "adamw", "adam", "sgd",
     "Transform", "chain", "scale_by_adam", "trace", "add_decayed_weights", "scale_by_lr", "grokfast_ema",
     "clip_by_global_norm",

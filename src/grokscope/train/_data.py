@@ -58,6 +58,20 @@ class TrainData:
         self.group_indicator = torch.zeros(n_all, len(self.groups), dtype=torch.float64, device=device)
         for j, rows in enumerate(self.groups.values()):
             self.group_indicator[rows.to(device), j] = 1.0
+        # Evaluation chunks are sized for the run's full ensemble, so retiring members (which
+        # shrinks M) never changes how the survivors' inputs are split into forward passes.
+        self._chunk = max(1, _EVAL_ELEMENTS // max(1, M * task.n_classes))
+
+    def select_members(self, idx: torch.Tensor) -> None:
+        """Keep the rows ``idx`` of every per-member tensor (members retired from the ensemble).
+
+        The padded width ``n_train_max`` stays: the survivors' sums run over the same elements.
+        """
+        idx = idx.to(self.n_train.device)
+        self.n_train = self.n_train.index_select(0, idx)
+        for name in ("train_idx", "train_inputs", "train_labels", "train_weights"):
+            setattr(self, name, getattr(self, name).index_select(0, idx))
+        self.split_weights = {k: w.index_select(0, idx) for k, w in self.split_weights.items()}
 
     @property
     def w_train(self) -> torch.Tensor:
@@ -108,8 +122,7 @@ class TrainData:
         split's rows in the group). NaN where a member has no rows to average over.
         """
         M = next(iter(self.split_weights.values())).shape[0]
-        n_all, C = self.inputs.shape[0], self.task.n_classes
-        chunk = max(1, _EVAL_ELEMENTS // max(1, M * C))
+        n_all, chunk = self.inputs.shape[0], self._chunk
         losses, correct = [], []
         for lo in range(0, n_all, chunk):
             logits = model(self.inputs[lo:lo + chunk])  # [model, chunk, C]

@@ -165,6 +165,44 @@ class FusedAdamW(BatchedOptimizer):
                   for k in ("mu", "nu")}
         return {"count": state["count"], **packed}
 
+    def retain_members(self, idx: Tensor) -> None:
+        """Serve members ``idx`` of the current ensemble only: their ``(lr, weight_decay)`` groups (a
+        group left empty is skipped), and the projection's per-member values narrowed to them."""
+        keep = idx.tolist()
+        self._group_of = [self._group_of[i] for i in keep]
+        self._lr.select(idx)
+        self._wd.select(idx)
+        self._retain_projection(idx)
+        self._layout = layout = self._layout.with_members(len(keep))
+        m, n = layout.n_members, layout.n_params
+        self._spec = {"count": (torch.Size((m,)), torch.int64), "mu": (torch.Size((m * n,)), layout.dtype),
+                      "nu": (torch.Size((m * n,)), layout.dtype)}
+
+    def _member_blocks(self, flat: Tensor, m: int) -> list[Tensor]:
+        """Each parameter's ``[m, ...]`` block of a flat moment vector of ``m`` members."""
+        views, start = [], 0
+        for _, shape in self._layout.entries:
+            size = m * shape[1:].numel()
+            views.append(flat[start:start + size].view(m, *shape[1:]))
+            start += size
+        return views
+
+    def select_state(self, state: State, idx: Tensor) -> State:
+        """``count[idx]``, and rows ``idx`` of each parameter's block of ``mu`` and ``nu``."""
+        m, idx = state["count"].shape[0], idx.to(state["count"].device)
+        out = {"count": state["count"].index_select(0, idx)}
+        for k in ("mu", "nu"):
+            out[k] = torch.cat([b.index_select(0, idx).reshape(-1) for b in self._member_blocks(state[k], m)])
+        return out
+
+    def concat_states(self, states: list[State]) -> State:
+        ms = [s["count"].shape[0] for s in states]
+        out = {"count": torch.cat([s["count"] for s in states])}
+        for k in ("mu", "nu"):
+            blocks = [self._member_blocks(s[k], m) for s, m in zip(states, ms)]  # [state][param]
+            out[k] = torch.cat([torch.cat(parts).reshape(-1) for parts in zip(*blocks)])
+        return out
+
     def _convert_state(self, saved: dict[str, Tensor]) -> dict[str, Tensor]:
         """The state of the same AdamW run by the transform chain (``adamw(..., fused=False)``, and
         every AdamW run before grokscope had this path) in this layout, so those runs resume too.

@@ -9,7 +9,13 @@ The values a hook returns are stored with the run's metrics, under the names it 
 hook sees them in ``metrics``). Through ``ctx`` a hook reads the run (``ctx.model``, ``ctx.data``,
 ``ctx.cfg``, ``ctx.active``, ``ctx.diverged_step``) and may ask the loop to stop
 (``ctx.request_stop(reason)``, honoured after this evaluation's checkpoint) or to retire members
-(``ctx.retire(mask)``: frozen from the next update on, like a diverged member, but not "diverged").
+(``ctx.retire(mask)``: they leave the ensemble after this evaluation, their weights kept as they
+are now, their later metrics NaN; not "diverged"; see ``_retire.py``).
+
+Every ``[model]`` array a hook sees or returns is indexed by member, all ``cfg.n_members`` of them
+(a retired member's metrics are NaN). ``ctx.model`` holds the live members only once some have
+retired: its row ``j`` is member ``ctx.rows[j]``; a hook computing from it may return values for
+those rows (``[len(ctx.rows)]``), which the loop places at their members (NaN for the others).
 A hook's own per-member state goes into the run's resume state through ``state_dict()`` and
 comes back through ``load_state_dict()``, so a resumed run's hooks continue where they were.
 At the end ``member_fields(ctx)`` adds per-member fields to the run's member rows.
@@ -37,6 +43,7 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 import numpy as np
 
 from grokscope.analysis._phases import grokking_fields, update_first_crossing
+from grokscope.train._decided import STOP_AFTER_GROK
 
 __all__ = ["EvalHook", "EvalContext", "HookBase", "GrokkingHook"]
 
@@ -54,6 +61,15 @@ class EvalContext:
     cfg: Any = None  # the RunConfig
     stop_reasons: list[str] = field(default_factory=list)
     retired: np.ndarray | None = None  # [model] bool, members a hook asked to retire
+    # [model] int: the step at which each member retired, -1 while it is live (None: none ever did)
+    retired_step: np.ndarray | None = None
+    rows: np.ndarray | None = None  # the member of each row of ``model`` (None: row i is member i)
+
+    def live_mask(self) -> np.ndarray:
+        """``[model]`` bool: members not retired (diverged members are live until they retire)."""
+        if self.retired_step is None:
+            return np.ones(self.active.shape, dtype=bool)
+        return np.asarray(self.retired_step) < 0
 
     def request_stop(self, reason: str) -> None:
         """Stop training after this evaluation (its metrics and checkpoint are kept)."""
@@ -119,11 +135,12 @@ class GrokkingHook(HookBase):
 
     ``mem_step`` / ``gen_step``: the first evaluated step at which train / test accuracy reach
     ``THRESHOLD`` (99%); -1 until then. With ``stop_after_grok``, training stops once every
-    live member has generalized and trained 25% past its generalization step.
+    live member is decided by :data:`~grokscope.train._decided.STOP_AFTER_GROK`: it has generalized
+    and trained 25% past its generalization step.
     """
 
     name = "grokking"
-    OVERSHOOT = 1.25  # keep training 25% past the latest generalization step before stopping
+    OVERSHOOT = 1 + STOP_AFTER_GROK.frac  # keep training 25% past the latest generalization step
 
     def __init__(self, stop_after_grok: bool = False):
         self.stop_after_grok = bool(stop_after_grok)
@@ -142,8 +159,10 @@ class GrokkingHook(HookBase):
         return {}
 
     def _all_grokked(self, step: int, live: np.ndarray) -> bool:
-        gen = self.gen_step[live]
-        return bool(live.any() and (gen >= 0).all() and step >= self.OVERSHOOT * gen.max())
+        """Every live (not diverged, not retired) member decided by the stop rule, and one at least."""
+        none = np.full(live.shape, -1, dtype=np.int64)
+        decided = STOP_AFTER_GROK.decided(step, self.gen_step, none, none)
+        return bool(live.any() and decided[live].all())
 
     def state_dict(self) -> dict[str, Any]:
         return {"mem_step": self.mem_step.copy(), "gen_step": self.gen_step.copy()}

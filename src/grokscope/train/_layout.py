@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from grokscope.errors import ConfigError
-from grokscope.train._transforms import State
+from grokscope.train._transforms import State, _Hyper
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,11 @@ class Layout:
                     f"[model={n}, ...] {dtype} on {device}"
                 )
         return cls(tuple((name, p.shape) for name, p in params.items()), n, dtype, device)
+
+    def with_members(self, n: int) -> "Layout":
+        """The same parameters for an ensemble of ``n`` members (after members retired)."""
+        return Layout(tuple((name, torch.Size((n, *shape[1:]))) for name, shape in self.entries), n,
+                      self.dtype, self.device)
 
     def params_of(self, params: dict[str, Tensor]) -> list[Tensor]:
         """``params`` as a list in init's order, after checking names and shapes."""
@@ -117,6 +122,34 @@ class BatchedOptimizer:
     _layout: Layout | None = None
     _spec: dict[str, tuple] | None = None
     project = None  # Projection | None: called as project(params [model, ...] list, active) after each update
+
+    # -- members leaving the ensemble (retirement, ``_state.py``) ------------------------------
+    # A state is per member along its member axis; these three operations let the run drop members
+    # (their rows leave every tensor) and put a full-width state back together for the resume state.
+    def retain_members(self, idx: Tensor) -> None:
+        """Serve only members ``idx`` (int64, increasing) of the current ensemble from now on: the
+        layout, buffers and per-member hyperparameters shrink with them (``select_state`` the state)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot drop members")
+
+    def select_state(self, state: State, idx: Tensor) -> State:
+        """The state of members ``idx`` (new tensors, in the layout of ``len(idx)`` members)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot drop members")
+
+    def concat_states(self, states: list[State]) -> State:
+        """States of disjoint member sets stacked along the member axis, in order."""
+        raise NotImplementedError(f"{type(self).__name__} cannot drop members")
+
+    def _retain_projection(self, idx: Tensor) -> None:
+        """Narrow the projection's per-member values: its ``select_members(idx)`` if it has one, else
+        every ``_Hyper`` attribute (``fixed_norm``'s targets)."""
+        if self.project is None:
+            return
+        if hasattr(self.project, "select_members"):
+            self.project.select_members(idx)
+            return
+        for v in vars(self.project).values() if hasattr(self.project, "__dict__") else ():
+            if isinstance(v, _Hyper):
+                v.select(idx)
 
     def _project(self, plist: list[Tensor], active: Tensor | None) -> None:
         if self.project is not None:

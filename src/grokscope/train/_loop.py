@@ -47,6 +47,7 @@ from grokscope.train._data import TrainData
 from grokscope.train._hooks import EvalContext, EvalHook, GrokkingHook
 from grokscope.train._losses import per_example_loss
 from grokscope.train._make_optimizer import make_optimizer
+from grokscope.train._retire import retire_hook
 from grokscope.train._schedule import eval_steps
 from grokscope.train._state import RunState
 from grokscope.train._writer import RunWriter
@@ -115,7 +116,8 @@ def _train(cfg: RunConfig, store, resume: int | None, progress, extra_hooks: lis
     # Minibatch sampling: one stream per member, so member i draws the same batches whatever the
     # ensemble around it (a sweep member equals its one-member run).
     gens = [generator(member_seed(s, BATCH_STREAM)) for s in seeds]
-    hooks = [GrokkingHook(cfg.train.stop_after_grok), *extra_hooks]
+    retire = retire_hook(cfg.train)  # None unless train.retire_window / retire_frac turn the rule on
+    hooks = [GrokkingHook(cfg.train.stop_after_grok), *([retire] if retire else []), *extra_hooks]
 
     writer = RunWriter(store, cfg.log.flush_seconds)
     state = RunState.new(model, opt, gens, hooks)
@@ -125,12 +127,15 @@ def _train(cfg: RunConfig, store, resume: int | None, progress, extra_hooks: lis
         saved = writer.reopen(resume)
         if saved is not None:  # else killed before its first flush: start over (nothing was stored)
             state = RunState.from_resume(saved, model, opt, gens, hooks)
+            if state.any_retired:  # it comes back compacted: drop the retired members' data rows too
+                data.select_members(torch.as_tensor(state.rows, device=model.device))
     writer.running()
 
     total = cfg.train.steps
     evals = set(eval_steps(total, dense_until=cfg.log.dense_until, n_log=cfg.log.n_log).tolist())
     ckpts = checkpoint_steps(total, cfg.log.n_checkpoints)
     t0, s0 = time.perf_counter(), state.step
+    last_retired = np.full(cfg.n_members, -1, dtype=np.int64)  # members decided when the last ones were
     stop = _StopOnSignal()
     try:
         for step in range(state.step, total + 1):
@@ -139,8 +144,9 @@ def _train(cfg: RunConfig, store, resume: int | None, progress, extra_hooks: lis
                 writer.flush(state)  # state *before* evaluating/updating `step`: resume re-does this step
             stop_reasons = []
             if step in evals:
-                values, stop_reasons = _evaluate(state, data, cfg)
+                values, ctx = _evaluate(state, data, cfg)
                 writer.metrics(step, values)
+                stop_reasons = ctx.stop_reasons + _retire_requested(state, data, ctx, last_retired)
                 if progress is not None:
                     progress(_progress_info(state, values, total, (step - s0) / max(time.perf_counter() - t0, 1e-9)))
             if step in ckpts:
@@ -163,6 +169,7 @@ def _train(cfg: RunConfig, store, resume: int | None, progress, extra_hooks: lis
         writer.checkpoint(state.step, state.weights())
     writer.flush(state)
 
+    retired_step = np.where(last_retired >= 0, last_retired, state.retired_step)
     members = _member_rows(state, _context(state, data, cfg), seeds, sp)
     elapsed = time.perf_counter() - t0
     summary = {
@@ -171,6 +178,13 @@ def _train(cfg: RunConfig, store, resume: int | None, progress, extra_hooks: lis
         "n_diverged": sum(r["diverged"] for r in members),
         "phases": {p: sum(r.get("phase") == p for r in members) for p in {r.get("phase") for r in members}},
     }
+    if retire is not None or (retired_step >= 0).any():
+        for r, s in zip(members, retired_step.tolist()):
+            r["retired_step"] = int(s) if s >= 0 else None
+        # Steps each member held a row of the ensemble (the compute it cost), against the full budget.
+        summary.update(n_retired=int((retired_step >= 0).sum()),
+                       member_steps=int(np.where(retired_step >= 0, retired_step, state.step).sum()),
+                       member_steps_budget=cfg.n_members * total)
     writer.finish(members, summary)
     steps, metrics = writer.result_metrics(cfg.n_members, (*data.metric_names(), "weight_norm"))
     return TrainResult(writer.run_id, steps, metrics, members, summary)
@@ -191,8 +205,8 @@ def _update(state: RunState, data: TrainData, cfg: RunConfig) -> None:
     member_loss = (per_example * weights).sum(1)  # [model]: each member's mean loss
     finite = torch.isfinite(member_loss)
     if not bool(finite.all()):
-        newly = state.active & ~finite
-        state.diverged_step[newly.cpu().numpy()] = state.step
+        newly = state.active & ~finite  # [rows]
+        state.diverged_step[state.rows[newly.cpu().numpy()]] = state.step
         state.active = state.active & finite
     params = state.params
     for p in params.values():
@@ -202,31 +216,51 @@ def _update(state: RunState, data: TrainData, cfg: RunConfig) -> None:
 
 
 def _context(state: RunState, data: TrainData, cfg: RunConfig) -> EvalContext:
-    return EvalContext(step=state.step, total=cfg.train.steps, active=state.active.cpu().numpy().copy(),
-                       diverged_step=state.diverged_step.copy(), model=state.model, data=data, cfg=cfg)
+    return EvalContext(step=state.step, total=cfg.train.steps, active=state.full_active(),
+                       diverged_step=state.diverged_step.copy(), model=state.model, data=data, cfg=cfg,
+                       retired_step=state.retired_step.copy(), rows=state.rows.copy())
 
 
-def _evaluate(state: RunState, data: TrainData, cfg: RunConfig) -> tuple[dict[str, np.ndarray], list[str]]:
-    """The built-in metrics (one forward pass), then each hook's; and the hooks' stop requests."""
+def _evaluate(state: RunState, data: TrainData, cfg: RunConfig) -> tuple[dict[str, np.ndarray], EvalContext]:
+    """The built-in metrics (one forward pass over the live members), then each hook's, all ``[model]``
+    (NaN for retired members); and the context carrying the hooks' requests."""
     m = data.evaluate(state.model, cfg.train.loss)
     params = state.params.values()
     m["weight_norm"] = torch.sqrt(sum(p.detach().pow(2).flatten(1).sum(1) for p in params))
-    values = {k: v.detach().double().cpu().numpy() for k, v in m.items()}
+    values = {k: state.to_members(v.detach().double().cpu().numpy()) for k, v in m.items()}
     ctx = _context(state, data, cfg)
     for hook in state.hooks:
         for name, v in (hook(state.step, MappingProxyType(values), ctx) or {}).items():
             if name in values:
                 raise ConfigError(f"hook {hook.name!r} returned metric {name!r}: "
                                   "the run already has a metric of that name")
-            values[name] = np.broadcast_to(np.asarray(v, dtype=np.float64), (cfg.n_members,)).copy()
-    if ctx.retired is not None:
-        state.active = state.active & ~torch.as_tensor(ctx.retired, device=state.active.device)
-    return values, ctx.stop_reasons
+            v = np.asarray(v, dtype=np.float64)
+            if state.any_retired and v.shape == state.rows.shape:  # values of ctx.model's rows
+                v = state.to_members(v)
+            values[name] = np.broadcast_to(v, (cfg.n_members,)).copy()
+    return values, ctx
+
+
+def _retire_requested(state: RunState, data: TrainData, ctx: EvalContext, last_retired: np.ndarray) -> list[str]:
+    """Retire the live members the hooks asked to (``ctx.retire``): the run compacts (``RunState.retire``,
+    ``TrainData.select_members``). When no member would be left the run stops here instead (nothing is
+    left to train; a resume from the final state then re-decides them), and a stop reason is returned."""
+    if ctx.retired is None:
+        return []
+    leaving = ctx.retired & (state.retired_step < 0)
+    if not leaving.any():
+        return []
+    if not (state.retired_step < 0)[~leaving].any():
+        last_retired[leaving] = state.step
+        return ["every member is decided (retired)"]
+    keep = state.retire(leaving)
+    data.select_members(keep)
+    return []
 
 
 def _progress_info(state: RunState, values: dict[str, np.ndarray], total: int, rate: float) -> dict[str, Any]:
-    return {"step": state.step, "total": total, "steps_per_s": rate, "n_diverged": int((~state.active).sum()),
-            "train_acc": _median(values["train_acc"]), "test_acc": _median(values["test_acc"])}
+    return {"step": state.step, "total": total, "steps_per_s": rate, "n_diverged": int((state.diverged_step >= 0).sum()),
+            "n_live": len(state.rows), "train_acc": _median(values["train_acc"]), "test_acc": _median(values["test_acc"])}
 
 
 class _StopOnSignal:

@@ -17,13 +17,15 @@ import torch
 
 from grokscope.config import RunConfig
 from grokscope.errors import ConfigError
+from grokscope.train._filters import grokfast_ma, normalize_grad, orthogonal_grad, with_filters
 from grokscope.train._fused import FusedAdamW
 from grokscope.train._hyper_schedule import Schedule, cosine_schedule, warmup_schedule
 from grokscope.train._optim import Optimizer, adam, adamw, sgd
 from grokscope.train._projection import Projection, fixed_norm
+from grokscope.train._transforms import Transform
 from grokscope.validate import require
 
-__all__ = ["make_optimizer", "lr_schedule", "wd_schedule", "projection"]
+__all__ = ["make_optimizer", "lr_schedule", "wd_schedule", "projection", "gradient_filters"]
 
 
 def make_optimizer(cfg: RunConfig, dtype: torch.dtype, device) -> Optimizer | FusedAdamW:
@@ -35,16 +37,51 @@ def make_optimizer(cfg: RunConfig, dtype: torch.dtype, device) -> Optimizer | Fu
 
     lr, wd = per_member(o.lr), per_member(o.weight_decay)
     clip = o.clip_norm or None
-    grokfast = (o.grokfast_alpha, o.grokfast_lambda) if o.grokfast_lambda > 0 else None
+    lamb = _checked_per_member(cfg, "grokfast_lambda")
+    grokfast = (o.grokfast_alpha, per_member(lamb)) if _any_on(lamb) else None
     extra = dict(lr_schedule=lr_schedule(cfg), wd_schedule=wd_schedule(cfg), project=projection(cfg, dtype, device))
+    filters = gradient_filters(cfg, dtype, device)  # ⊥Grad, Grokfast-MA, normalization: before everything else
     # The warmup lives in the lr schedule, so every builder gets warmup_steps=0.
     if o.name == "adamw":
-        return adamw(lr, wd, o.b1, o.b2, o.eps, o.decay, 0, grokfast, clip, **extra)
+        fused = False if filters else None  # filters run in the transform chain only
+        return with_filters(adamw(lr, wd, o.b1, o.b2, o.eps, o.decay, 0, grokfast, clip, fused, **extra), filters)
     if o.name == "adam":
-        return adam(lr, wd, o.b1, o.b2, o.eps, o.decay, 0, grokfast, clip, **extra)
+        return with_filters(adam(lr, wd, o.b1, o.b2, o.eps, o.decay, 0, grokfast, clip, **extra), filters)
     if o.decay != "l2" or grokfast is not None:
         raise ConfigError("optim.name='sgd': supports L2 decay only and no grokfast filter")
-    return sgd(lr, o.momentum, wd, o.nesterov, 0, clip, **extra)
+    return with_filters(sgd(lr, o.momentum, wd, o.nesterov, 0, clip, **extra), filters)
+
+
+def _checked_per_member(cfg: RunConfig, key: str):
+    """``cfg.optim.<key>``: a float, or a list that must hold one value per member."""
+    value = getattr(cfg.optim, key)
+    if isinstance(value, list):
+        require(len(value) == cfg.n_members, f"optim.{key}", value,
+                f"one number or a list of n_members={cfg.n_members} numbers")
+    return value
+
+
+def _any_on(value) -> bool:
+    return any(v > 0 for v in (value if isinstance(value, list) else [value]))
+
+
+def gradient_filters(cfg: RunConfig, dtype: torch.dtype, device) -> list[tuple[str, Transform]]:
+    """The filters ``cfg.optim`` turns on, in the order they run on the raw gradient (``_filters.py``):
+    ``"ortho"`` (⊥Grad), ``"ma"`` (Grokfast-MA), ``"normalize"``. A list value is one per member."""
+    o = cfg.optim
+
+    def value(key):
+        v = _checked_per_member(cfg, key)
+        return torch.as_tensor(v, dtype=dtype, device=device) if isinstance(v, list) else float(v)
+
+    filters = []
+    if _any_on(o.ortho_grad):
+        filters.append(("ortho", orthogonal_grad(value("ortho_grad"), o.ortho_grad_renorm)))
+    if _any_on(o.grokfast_ma_lambda):
+        filters.append(("ma", grokfast_ma(o.grokfast_ma_window, value("grokfast_ma_lambda"))))
+    if _any_on(o.normalize_grad):
+        filters.append(("normalize", normalize_grad(value("normalize_grad"))))
+    return filters
 
 
 # The [optim] values are checked by OptimConfig when the config is loaded; what is checked here

@@ -136,6 +136,26 @@ class Optimizer(BatchedOptimizer):
         """``state`` with a leading ``[model]`` axis on every tensor (it already has one here)."""
         return state
 
+    def retain_members(self, idx: Tensor) -> None:
+        """Serve members ``idx`` of the current ensemble only: smaller packing buffers, and the
+        chain's and the projection's per-member hyperparameters narrowed to them."""
+        self._layout = layout = self._layout.with_members(int(idx.numel()))
+        self._g = torch.empty(layout.n_members, layout.n_params, dtype=layout.dtype, device=layout.device)
+        self._p = torch.empty_like(self._g) if self.transform.needs_params else None
+        self._g_views = layout.column_views(self._g)
+        self._p_views = layout.column_views(self._p) if self._p is not None else None
+        for h in {id(h): h for h in self.transform.hypers}.values():
+            h.select(idx)
+        self._retain_projection(idx)
+        self._spec = {k: ((layout.n_members, *shape[1:]), dtype) for k, (shape, dtype) in self._spec.items()}
+
+    def select_state(self, state: State, idx: Tensor) -> State:
+        """Every state tensor is ``[model, ...]``: its rows ``idx``."""
+        return NamedState({k: v.index_select(0, idx.to(v.device)) for k, v in state.items()}, self._legacy)
+
+    def concat_states(self, states: list[State]) -> State:
+        return NamedState({k: torch.cat([s[k] for s in states]) for k in states[0]}, self._legacy)
+
     def load_state(self, saved: dict[str, Tensor]) -> State:
         return NamedState(super().load_state(saved), self._legacy)
 

@@ -47,12 +47,15 @@ class Transform(NamedTuple):
     """An ``(init, update)`` pair; ``needs_params`` says whether ``update`` reads ``params``.
 
     A chain's ``names`` are its transforms' names in order (its state keys are ``"name.key"``).
+    ``hypers`` are its per-member hyperparameters (``_Hyper``), which an ensemble that drops
+    members (retirement) narrows with them (``_Hyper.select``).
     """
 
     init: Callable[[Tensor], State]  # params [model, n_params] -> state
     update: Callable[[Tensor, State, Tensor | None], tuple[Tensor, State]]
     needs_params: bool = False
     names: tuple[str, ...] = ()
+    hypers: tuple = ()  # the _Hyper objects update reads
 
 
 class _Hyper:
@@ -91,6 +94,12 @@ class _Hyper:
     @property
     def is_float(self) -> bool:
         return isinstance(self.value, float)
+
+    def select(self, idx: Tensor) -> None:
+        """Keep the per-member values of members ``idx`` (an ensemble that retired the others)."""
+        if not self.is_float:
+            self.value = self.value.index_select(0, idx.to(self.value.device))
+            self._cache.clear()
 
     def at(self, like: Tensor, dtype: torch.dtype | None = None) -> float | Tensor:
         if self.is_float:
@@ -152,7 +161,8 @@ def named_chain(*named: tuple[str, Transform]) -> Transform:
                 state[full] = sub[k]
         return updates, state
 
-    return Transform(init, update, any(t.needs_params for t in transforms), tuple(names))
+    return Transform(init, update, any(t.needs_params for t in transforms), tuple(names),
+                     tuple(h for t in transforms for h in t.hypers))
 
 
 def chain(*transforms: Transform) -> Transform:
@@ -210,7 +220,7 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8) -> Transform:
         torch.div(mu, g, out=g).mul_(scale)
         return g, state
 
-    return Transform(init, update)
+    return Transform(init, update, hypers=(h_b1, h_b2, h_eps))
 
 
 def trace(momentum, nesterov: bool = False) -> Transform:
@@ -244,7 +254,7 @@ def trace(momentum, nesterov: bool = False) -> Transform:
             g.copy_(buf)
         return g, state
 
-    return Transform(init, update)
+    return Transform(init, update, hypers=(h_m,))
 
 
 def add_decayed_weights(weight_decay, kind: str = "l2", schedule: Schedule | None = None) -> Transform:
@@ -286,7 +296,7 @@ def add_decayed_weights(weight_decay, kind: str = "l2", schedule: Schedule | Non
         return g, state
 
     # A zero float decay never reads the parameters: skip packing them every step.
-    return Transform(init, update, needs_params=not off)
+    return Transform(init, update, needs_params=not off, hypers=(h_wd,))
 
 
 def scale_by_lr(lr, warmup_steps: int = 0, schedule: Schedule | None = None) -> Transform:
@@ -318,7 +328,7 @@ def scale_by_lr(lr, warmup_steps: int = 0, schedule: Schedule | None = None) -> 
         count.add_(1)
         return g, state
 
-    return Transform(init, update)
+    return Transform(init, update, hypers=(h_lr,))
 
 
 def grokfast_ema(alpha, lamb) -> Transform:
@@ -354,7 +364,7 @@ def grokfast_ema(alpha, lamb) -> Transform:
             g.addcmul_(ema, lam)
         return g, state
 
-    return Transform(init, update)
+    return Transform(init, update, hypers=(h_alpha, h_lamb))
 
 
 def clip_by_global_norm(max_norm) -> Transform:
@@ -379,4 +389,4 @@ def clip_by_global_norm(max_norm) -> Transform:
         g.mul_((h_max.at(g) / (norm + 1e-6)).clamp_(max=1.0))  # 1e-6: torch's clip_grad_norm_
         return g, state
 
-    return Transform(init, update)
+    return Transform(init, update, hypers=(h_max,))

@@ -4,6 +4,12 @@
 collects metrics and checkpoints between flushes, and writes them with the resume state in ONE
 store transaction (``Store.flush``) whenever ``log.flush_seconds`` have passed, at a clean stop
 and at the end. Without a store it only keeps the in-memory log a ``TrainResult`` returns.
+
+Memory: what the writer keeps between evaluations (the log, pending checkpoints) lives outside
+malloc's heap (``grokscope._malloc.OffHeap``), so it cannot pin the holes the training step's
+activations leave there: kept inside the heap, it made one ``nanda-p113`` member hold 1-2 GB after
+a few hundred steps (docs/performance.md, "Memory"). Without a store, checkpoints are not kept at
+all. Each flush and the end of the run give the heap's free pages back to the OS.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import time
 from typing import Any
 
 import numpy as np
+
+from grokscope._malloc import OffHeap, release_free_memory
 
 __all__ = ["RunWriter"]
 
@@ -25,6 +33,8 @@ class RunWriter:
         self.pending_ckpts: list[tuple[int, dict[str, Any]]] = []
         self.logged: list[tuple[int, dict[str, np.ndarray]]] = []  # this process's evaluations, for TrainResult
         self.last_flush = time.monotonic()
+        self._log_pages = OffHeap()  # the log's copies; each pending checkpoint has pages of its own
+        self._last_ckpt: int | None = None
 
     # -- opening --------------------------------------------------------------------------
     def create(self, cfg, seeds: list[int], sp) -> None:
@@ -54,14 +64,21 @@ class RunWriter:
 
     # -- between flushes ------------------------------------------------------------------
     def metrics(self, step: int, values: dict[str, np.ndarray]) -> None:
-        self.pending_metrics.append((step, values))
-        self.logged.append((step, values))
+        """Log one evaluation (copied: the caller may reuse or drop ``values``)."""
+        kept = {k: self._log_pages.array(v) for k, v in values.items()}
+        self.pending_metrics.append((step, kept))
+        self.logged.append((step, kept))
 
     def checkpoint(self, step: int, weights: dict[str, Any]) -> None:
-        self.pending_ckpts.append((step, weights))
+        """Keep ``weights`` (copied to the CPU) until the next flush; nothing to keep without a store."""
+        self._last_ckpt = step
+        if self.store is not None:
+            pages = OffHeap(sum(w.numel() * w.element_size() + 64 for w in weights.values()))
+            self.pending_ckpts.append((step, {k: pages.tensor(w) for k, w in weights.items()}))
 
     def last_checkpoint_step(self) -> int | None:
-        return self.pending_ckpts[-1][0] if self.pending_ckpts else None
+        """The step of the last checkpoint taken by this process (flushed or not), or None."""
+        return self._last_ckpt
 
     def due(self) -> bool:
         return time.monotonic() - self.last_flush >= self.flush_seconds
@@ -69,10 +86,13 @@ class RunWriter:
     def flush(self, state) -> None:
         """Pending metrics and checkpoints with ``state.to_resume()``, in one transaction."""
         if self.store is None:
+            self.pending_metrics = []
+            self.last_flush = time.monotonic()
             return
         self.store.flush(self.run_id, metrics=self.pending_metrics, checkpoints=self.pending_ckpts,
                          resume=state.to_resume())
         self.pending_metrics, self.pending_ckpts = [], []
+        release_free_memory()  # the flush's own buffers and whatever the last seconds left free
         self.last_flush = time.monotonic()
 
     # -- the end --------------------------------------------------------------------------
@@ -81,6 +101,7 @@ class RunWriter:
             self.store.update_members(self.run_id, members)
             self.store.set_summary(self.run_id, summary)
             self.store.set_status(self.run_id, "finished")
+        release_free_memory()  # a process that trains again starts from a heap with nothing resident to spare
 
     def failed(self) -> None:
         if self.store is not None:
