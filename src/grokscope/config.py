@@ -6,7 +6,7 @@ A run config has five sections and a few top-level keys::
     [task]   kind, its options (see grokscope.tasks.make_task), train_frac | train_count,
              and optionally unseen_frac | unseen_count (a third split, never trained on)
     [model]  arch, its options (see grokscope.models), init_scale
-    [train]  steps, batch_size, loss, stop_after_grok, retire_window, retire_frac
+    [train]  steps, batch_size, loss, stop_after_grok, retire_window, retire_frac, collapse_metrics
     [optim]  name, lr, weight_decay, decay, betas, warmup, grokfast, clipping
     [log]    metric schedule, checkpoints, flush interval
 
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from grokscope.errors import ConfigError
+from grokscope.validate import check_choice
 
 __all__ = [
     "RunConfig", "TrainConfig", "OptimConfig", "LogConfig", "load_config", "list_presets",
@@ -54,7 +55,9 @@ Num = float | list[float]
 class TrainConfig:
     steps: int = 10_000  # optimizer updates; Nanda et al. 2023 train 40k full-batch steps
     batch_size: int = 0  # 0 = full batch (Nanda 2023, PAIR 2023); Power et al. 2022 use 512
-    loss: str = "ce"  # "ce" cross-entropy (Power, Nanda, PAIR) or "mse" on one-hot targets (Omnigrok, Li2)
+    # "ce" cross-entropy (Power, Nanda, PAIR), "mse" on one-hot targets (Omnigrok, Li2), "ce64"
+    # (cross-entropy in float64) or "stablemax" (Prieto et al. 2025): grokscope.train._losses
+    loss: str = "ce"
     # Stop once every live member has generalized and trained 25% past its generalization step
     # (saves time in demos; off for published setups, whose budget is part of the setup).
     stop_after_grok: bool = False
@@ -64,13 +67,18 @@ class TrainConfig:
     # setup's budget is part of the setup, and runs with the rule off store what they always did.
     retire_window: int = 0
     retire_frac: float = 0.0
+    # Log, per member, the fraction of training samples whose float32 softmax has collapsed and the
+    # fraction with exactly zero loss (train_softmax_collapse, train_zero_loss; Prieto et al. 2025).
+    collapse_metrics: bool = False
 
     def __post_init__(self):
         from grokscope.validate import check_number
 
         _check(self.steps >= 1, "train.steps", self.steps, "an integer >= 1")
         _check(self.batch_size >= 0, "train.batch_size", self.batch_size, "0 (full batch) or a positive integer")
-        _check(self.loss in ("ce", "mse"), "train.loss", self.loss, "'ce' or 'mse'")
+        from grokscope.train._losses import LOSSES  # the losses are defined once, there
+
+        check_choice(self.loss, "train.loss", LOSSES)
         _check(self.retire_window >= 0, "train.retire_window", self.retire_window, "an integer >= 0 (0 = off)")
         check_number(self.retire_frac, "train.retire_frac", lo=0.0)
 

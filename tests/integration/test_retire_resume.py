@@ -108,7 +108,9 @@ def test_kill_minus_9_after_a_retirement_then_resume_gives_the_uninterrupted_num
     retired = sorted(m["retired_step"] for m in Store(ref_db).members(1) if m.get("retired_step") is not None)
     assert len(retired) >= 2, retired  # the config exercises compaction (the diverged member and a grokked one)
     rng = random.Random()  # a different kill moment every run; printed on failure
-    target = rng.randint(retired[0] + 1, max(retired[0] + 1, retired[-1] - 1))
+    # The run stops when its last live members are decided (at retired[-1]); aim in the first half
+    # between the first and the last retirement, so the victim is still training when it is killed.
+    target = rng.randint(retired[0] + 1, max(retired[0] + 1, (retired[0] + retired[-1]) // 2))
     extra_sleep = rng.uniform(0.0, 0.2)
     where = f"kill after flushed step >= {target} + {extra_sleep:.3f} s (retirements at {retired})"
 
@@ -129,6 +131,7 @@ def test_kill_minus_9_after_a_retirement_then_resume_gives_the_uninterrupted_num
             victim.kill()
             victim.wait()
     assert victim.returncode == -signal.SIGKILL
+    assert Store(db).get_run(1).status == "interrupted", f"the kill came after training had finished ({where})"
     saved = Store(db).load_resume(1)
     assert saved is not None and saved["step"] > retired[0] and "retired_step" in saved, where
 

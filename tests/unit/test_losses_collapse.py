@@ -97,3 +97,16 @@ def test_the_collapse_metrics_are_stored_with_a_runs_metrics_per_member():
         v = result.metrics[name]
         assert v.shape == (len(result.steps), 2) and bool(((v >= 0) & (v <= 1)).all())
     assert result.metrics["train_softmax_collapse"][-1, 1] >= result.metrics["train_softmax_collapse"][-1, 0]
+
+
+def test_train_collapse_metrics_turns_the_hook_on_from_a_config():
+    from grokscope.config import load_config
+    from grokscope.train import train
+
+    overrides = ["task.p=7", "n_members=2", "train.steps=20", "threads=1", "model.init_scale=[1.0, 30.0]",
+                 "log.n_checkpoints=0"]
+    by_hook = train(load_config(preset="pair-mod67", overrides=overrides), store=None, hooks=[CollapseHook()])
+    by_cfg = train(load_config(preset="pair-mod67", overrides=overrides + ["train.collapse_metrics=true"]), store=None)
+    assert "train_softmax_collapse" not in train(load_config(preset="pair-mod67", overrides=overrides)).metrics
+    for name in ("train_softmax_collapse", "train_zero_loss"):
+        np.testing.assert_array_equal(by_cfg.metrics[name], by_hook.metrics[name])

@@ -4,6 +4,7 @@
 >>> opt = adamw(lr=1e-3, weight_decay=1.0, b2=0.98, warmup_steps=10)   # Nanda et al. 2023
 """
 
+from grokscope.train._collapse import COLLAPSE_METRICS, CollapseHook
 from grokscope.train._data import TrainData
 from grokscope.train._decided import STOP_AFTER_GROK, DecidedRule
 from grokscope.train._fused import FusedAdamW
@@ -11,7 +12,8 @@ from grokscope.train._hooks import EvalContext, EvalHook, GrokkingHook, HookBase
 from grokscope.train._hyper_schedule import Schedule, constant_schedule, cosine_schedule, warmup_schedule
 from grokscope.train._loop import METRICS, TrainResult, checkpoint_steps, train
 from grokscope.train._losses import LOSSES, per_example_loss
-from grokscope.train._make_optimizer import make_optimizer
+from grokscope.train._filters import grokfast_ma, normalize_grad, orthogonal_grad, with_filters
+from grokscope.train._make_optimizer import gradient_filters, make_optimizer
 from grokscope.train._optim import Optimizer, adam, adamw, sgd
 from grokscope.train._projection import Projection, fixed_norm
 from grokscope.train._retire import RetireHook
@@ -36,5 +38,7 @@ __all__ = [
     "Optimizer", "FusedAdamW", "adamw", "adam", "sgd",
     "Transform", "chain", "scale_by_adam", "trace", "add_decayed_weights", "scale_by_lr", "grokfast_ema",
     "clip_by_global_norm",
+    "grokfast_ma", "orthogonal_grad", "normalize_grad", "with_filters", "gradient_filters",
+    "CollapseHook", "COLLAPSE_METRICS",
     "named_chain", "Schedule", "constant_schedule", "warmup_schedule", "cosine_schedule", "Projection", "fixed_norm",
 ]

@@ -44,6 +44,7 @@ from grokscope.models._common import check_token_values
 from grokscope.seeding import generator, member_seed
 from grokscope.tasks import input_kind, split_for_run
 from grokscope.train._data import TrainData
+from grokscope.train._collapse import CollapseHook
 from grokscope.train._hooks import EvalContext, EvalHook, GrokkingHook
 from grokscope.train._losses import per_example_loss
 from grokscope.train._make_optimizer import make_optimizer
@@ -117,7 +118,8 @@ def _train(cfg: RunConfig, store, resume: int | None, progress, extra_hooks: lis
     # ensemble around it (a sweep member equals its one-member run).
     gens = [generator(member_seed(s, BATCH_STREAM)) for s in seeds]
     retire = retire_hook(cfg.train)  # None unless train.retire_window / retire_frac turn the rule on
-    hooks = [GrokkingHook(cfg.train.stop_after_grok), *([retire] if retire else []), *extra_hooks]
+    collapse = [CollapseHook()] if cfg.train.collapse_metrics else []
+    hooks = [GrokkingHook(cfg.train.stop_after_grok), *([retire] if retire else []), *collapse, *extra_hooks]
 
     writer = RunWriter(store, cfg.log.flush_seconds)
     state = RunState.new(model, opt, gens, hooks)
