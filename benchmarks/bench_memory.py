@@ -3,7 +3,7 @@
 Issue 14's goal: one member of ``nanda-p113`` (230k parameters) stays at or under 1 GB of peak
 resident memory at any run length, and a process that trains several runs does not accumulate.
 Each case runs in a fresh Python process that does what ``grokscope train`` does (``tune_malloc``,
-a store on disk) and reports its own peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``),
+a store on disk) and reports its own peak RSS (``VmHWM`` of /proc/self/status),
 its RSS once torch and grokscope are imported, and its training speed.
 
     .venv/bin/python benchmarks/bench_memory.py                  # every preset, 200 steps each
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -66,8 +65,15 @@ def child(case: dict) -> dict:
         store.close()
     wall = time.perf_counter() - t0
     n_params = sum(p.numel() for p in _model(cfg).parameters()) // cfg.n_members
-    return {"rss_import_mb": rss_import, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    return {"rss_import_mb": rss_import, "peak_mb": _vm_hwm_mb(),
             "steps_per_s": steps / wall, "params_per_member": n_params, "members": cfg.n_members}
+
+
+def _vm_hwm_mb() -> float:
+    """This process's peak RSS (VmHWM). Not getrusage's ru_maxrss: Linux carries a forking parent's
+    RSS into an exec'd child's ru_maxrss, which would hide any peak below the parent's size."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
 
 
 def _model(cfg):
@@ -100,15 +106,15 @@ def main() -> None:
         print(json.dumps(child(json.loads(args.child))))
         return
     env = {**os.environ, "PYTHONPATH": str(_ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    print(f"# peak RSS per case, each in a fresh process (getrusage ru_maxrss); malloc tuned: {not args.no_malloc_tuning}; "
+    print(f"# peak RSS per case, each in a fresh process (VmHWM); malloc tuned: {not args.no_malloc_tuning}; "
           f"torch threads {args.threads}")
     header = ("case", "members", "params/member", "steps", "RSS after import MB", "peak RSS MB", "peak - import MB",
               "steps/s")
     rows = []
     for case in cases(args):
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, __file__, "--child", json.dumps(case)], capture_output=True, text=True,
-                             env=env)
+        out = subprocess.run([sys.executable, __file__, "--child", json.dumps(case)], capture_output=True,
+                             text=True, check=False, env=env)
         if out.returncode != 0:
             print(f"{case['name']}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
             continue

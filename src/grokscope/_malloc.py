@@ -21,8 +21,9 @@ back to the OS (glibc ``malloc_trim``), e.g. at the end of a run.
 >>> tune_malloc() in (True, False)
 True
 >>> import numpy as np
->>> kept = OffHeap().array(np.arange(3.0))
->>> kept.tolist(), release_free_memory() in (True, False)
+>>> pages = OffHeap()
+>>> slot = pages.put(np.arange(3.0))
+>>> OffHeap.get(slot).tolist(), release_free_memory() in (True, False)
 ([0.0, 1.0, 2.0], True)
 """
 
@@ -35,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["tune_malloc", "release_free_memory", "OffHeap"]
+__all__ = ["OffHeap", "release_free_memory", "tune_malloc"]
 
 _M_TRIM_THRESHOLD = -1  # <malloc.h>
 _M_MMAP_MAX = -4
@@ -81,9 +82,12 @@ def release_free_memory() -> bool:
 class OffHeap:
     """Copies of arrays and tensors in anonymous mmap pages, outside malloc's heap.
 
-    ``array(x)`` and ``tensor(t)`` copy into pages this object maps, ``chunk_bytes`` at a time
-    (bigger for a bigger value); the pages go back to the OS when this object and every copy
-    from it are gone. Use one ``OffHeap`` per group of copies that is dropped together.
+    ``put(x)`` copies an array-like (or a tensor, any device and dtype) into pages this object
+    maps, ``chunk_bytes`` at a time (more for a bigger value), and returns a *slot*: a tuple of
+    plain Python values, which live in Python's own small-object arenas, not in malloc's heap.
+    ``get(slot)`` is the copy as a numpy array, ``get_tensor(slot)`` as a CPU tensor (views, made
+    when needed and dropped after use). The pages go back to the OS once this object and every
+    slot and view of them are gone: use one ``OffHeap`` per group of copies dropped together.
     """
 
     def __init__(self, chunk_bytes: int = 1 << 18):
@@ -94,32 +98,52 @@ class OffHeap:
     def _take(self, n_bytes: int) -> tuple[mmap.mmap, int]:
         offset = -(-self._offset // _ALIGN) * _ALIGN
         if self._map is None or offset + n_bytes > len(self._map):
-            size = max(self.chunk_bytes, n_bytes)
+            size = max(self.chunk_bytes, n_bytes, 1)
             self._map, offset = mmap.mmap(-1, -(-size // mmap.PAGESIZE) * mmap.PAGESIZE), 0
         self._offset = offset + n_bytes
         return self._map, offset
 
-    def array(self, x: Any) -> np.ndarray:
-        """A copy of ``x`` (array-like, or a tensor on any device) as a numpy array in these pages."""
-        if hasattr(x, "detach"):
-            x = x.detach().cpu().numpy()
-        x = np.asarray(x)
-        if x.dtype.hasobject or x.nbytes == 0:
-            return x.copy()
-        buf, offset = self._take(x.nbytes)
-        out = np.frombuffer(buf, dtype=x.dtype, count=x.size, offset=offset).reshape(x.shape)
-        out[...] = x
-        return out
+    def put(self, x: Any) -> tuple:
+        """Copy ``x`` into these pages; the slot to read it back with."""
+        if hasattr(x, "detach"):  # a tensor: raw bytes, so every torch dtype fits
+            import torch
 
-    def tensor(self, t):
-        """A CPU copy of tensor ``t`` (any device, any dtype) in these pages."""
+            t = x.detach()
+            n = t.numel() * t.element_size()
+            buf, offset = self._take(n)
+            if n:
+                dst = torch.frombuffer(buf, dtype=torch.uint8, count=n, offset=offset)
+                dst.view(t.dtype).view(t.shape).copy_(t)
+            return ("tensor", buf, offset, str(t.dtype).removeprefix("torch."), tuple(t.shape))
+        x = np.asarray(x)
+        if x.dtype.hasobject:
+            return ("object", x.copy())
+        buf, offset = self._take(x.nbytes)
+        if x.nbytes:
+            np.frombuffer(buf, dtype=x.dtype, count=x.size, offset=offset).reshape(x.shape)[...] = x
+        return ("array", buf, offset, x.dtype.str, x.shape)
+
+    @staticmethod
+    def get(slot: tuple) -> np.ndarray:
+        """The copy in ``slot`` as a numpy array (a view of the pages; a tensor slot as its bytes' dtype)."""
+        if slot[0] == "object":
+            return slot[1]
+        if slot[0] == "tensor":
+            return OffHeap.get_tensor(slot).numpy()
+        _, buf, offset, dtype, shape = slot
+        n = int(np.prod(shape, dtype=np.int64))
+        return np.frombuffer(buf, dtype=dtype, count=n, offset=offset).reshape(shape)
+
+    @staticmethod
+    def get_tensor(slot: tuple):
+        """The copy in ``slot`` as a CPU tensor (a view of the pages)."""
         import torch
 
-        t = t.detach()
-        n = t.numel() * t.element_size()
+        if slot[0] != "tensor":
+            return torch.from_numpy(OffHeap.get(slot))
+        _, buf, offset, dtype, shape = slot
+        dtype = getattr(torch, dtype)
+        n = int(np.prod(shape, dtype=np.int64)) * torch.empty((), dtype=dtype).element_size()
         if n == 0:
-            return torch.empty(t.shape, dtype=t.dtype)
-        buf, offset = self._take(n)
-        out = torch.frombuffer(buf, dtype=torch.uint8, count=n, offset=offset).view(t.dtype).view(t.shape)
-        out.copy_(t)
-        return out
+            return torch.empty(shape, dtype=dtype)
+        return torch.frombuffer(buf, dtype=torch.uint8, count=n, offset=offset).view(dtype).view(shape)

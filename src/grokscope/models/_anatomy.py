@@ -29,7 +29,24 @@ from torch import Tensor
 
 from grokscope.errors import AnalysisError
 
-__all__ = ["WeightView", "Anatomy", "ModelCost", "param_count", "state_tensor"]
+__all__ = ["WeightView", "Anatomy", "ModelCost", "OperandPairSizes", "param_count", "state_tensor"]
+
+
+class OperandPairSizes:
+    """Sizes of a model reading two operand tokens ``a, b`` in ``[0, p)`` and predicting one of ``p``
+    classes (the PAIR MLP, Li2): mixed into its config dataclass, which has a field ``p``."""
+
+    @property
+    def n_ctx(self) -> int:
+        return 2  # the two operands a, b
+
+    @property
+    def n_classes(self) -> int:
+        return self.p
+
+    @property
+    def d_vocab(self) -> int:
+        return self.p
 
 
 @dataclass(frozen=True)

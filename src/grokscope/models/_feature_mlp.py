@@ -39,7 +39,7 @@ from torch import Tensor
 from grokscope.errors import ConfigError
 from grokscope.validate import check_bool
 
-from ._anatomy import Anatomy, ModelCost, WeightView, param_count, state_tensor
+from ._anatomy import Anatomy, ModelCost, param_count
 from ._common import (
     EnsembleBase,
     ParamSpec,
@@ -51,6 +51,7 @@ from ._common import (
     check_seed,
     record,
 )
+from ._mlp import first_layer_anatomy
 from ._registry import register_architecture
 
 __all__ = ["FeatureMLPConfig", "FeatureMLP", "FeatureMLPEnsemble"]
@@ -163,16 +164,7 @@ class FeatureMLPEnsemble(EnsembleBase):
         """The first hidden layer's neurons: input map ``W_in [model, d_in, width]`` over the input
         features and, with one hidden layer, output map ``W_U [model, width, n_classes]`` (None when
         deeper layers sit between). No token embedding. From ``state`` or the current weights."""
-        cfg = self.cfg
-        state = self.state_dict() if state is None else state
-        w_in = state_tensor(state, "blocks.0.mlp.W_in", "feature_mlp")  # [model, d_in, width]
-        w_out = state_tensor(state, "unembed.W_U", "feature_mlp") if cfg.depth == 1 else None
-        return Anatomy(
-            arch="feature_mlp", input_kind=self.input_kind, d_hidden=cfg.width, embedding=None,
-            neuron_in=w_in, neuron_out=w_out,
-            views=(WeightView("input map W_in", w_in, "input feature", "hidden unit"),),
-            hook_names=("blocks.0.mlp.hook_post", "blocks.0.mlp.hook_pre"),
-        )
+        return first_layer_anatomy(self, state, "feature_mlp", "input feature")
 
     @classmethod
     def cost(cls, cfg: FeatureMLPConfig) -> ModelCost:

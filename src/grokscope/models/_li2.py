@@ -30,7 +30,7 @@ from torch import Tensor
 from grokscope.errors import ConfigError
 from grokscope.validate import check_bool, check_choice
 
-from ._anatomy import Anatomy, ModelCost, WeightView, param_count, state_tensor
+from ._anatomy import Anatomy, OperandPairSizes, ModelCost, WeightView, param_count, state_tensor
 from ._common import (
     EnsembleBase,
     ParamSpec,
@@ -53,7 +53,7 @@ LI2_ACTIVATIONS = {"x2": _square, "relu": F.relu, "silu": F.silu}
 
 
 @dataclass(frozen=True)
-class Li2Config:
+class Li2Config(OperandPairSizes):
     """Hyperparameters of the Li2 network.
 
     >>> Li2Config(p=23, d_hidden=8).n_classes
@@ -70,18 +70,6 @@ class Li2Config:
         check_positive_int(self.d_hidden, "model.d_hidden")
         check_choice(self.act, "model.act", tuple(LI2_ACTIVATIONS))
         check_bool(self.zero_init_out, "model.zero_init_out")
-
-    @property
-    def n_ctx(self) -> int:
-        return 2  # the two operands a, b
-
-    @property
-    def n_classes(self) -> int:
-        return self.p
-
-    @property
-    def d_vocab(self) -> int:
-        return self.p
 
 
 def _specs(cfg: Li2Config) -> list[ParamSpec]:

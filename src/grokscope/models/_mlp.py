@@ -116,6 +116,21 @@ class MLP(ReferenceBase):
         return record(cache, "hook_logits", logits)
 
 
+def first_layer_anatomy(ens, state, arch: str, row_label: str) -> Anatomy:
+    """The anatomy of an MLP whose analysed neurons are its first hidden layer (``blocks.0.mlp``):
+    ``neuron_in = W_in [model, d_in, width]``; ``neuron_out = W_U`` with one hidden layer, None
+    when deeper layers sit between; no token embedding. Shared by ``mlp`` and ``feature_mlp``."""
+    state = ens.state_dict() if state is None else state
+    w_in = state_tensor(state, "blocks.0.mlp.W_in", arch)  # [model, d_in, width]
+    w_out = state_tensor(state, "unembed.W_U", arch) if ens.cfg.depth == 1 else None
+    return Anatomy(
+        arch=arch, input_kind=ens.input_kind, d_hidden=ens.cfg.width, embedding=None,
+        neuron_in=w_in, neuron_out=w_out,
+        views=(WeightView("input map W_in", w_in, row_label, "hidden unit"),),
+        hook_names=("blocks.0.mlp.hook_post", "blocks.0.mlp.hook_pre"),
+    )
+
+
 class MLPEnsemble(EnsembleBase):
     """``n_models`` bit-string MLPs: ``tokens [model, batch, n_bits]`` or ``[batch, n_bits]`` ->
     ``logits [model, batch, n_classes]``, with :class:`MLP`'s parameter names and a ``model`` axis.
@@ -132,16 +147,7 @@ class MLPEnsemble(EnsembleBase):
         """The first hidden layer's neurons: input map ``W_in [model, n_bits, width]`` over the bits
         and, when it is the only hidden layer, output map ``W_U [model, width, n_classes]`` (None
         when deeper layers sit between). No token embedding. From ``state`` or the current weights."""
-        cfg = self.cfg
-        state = self.state_dict() if state is None else state
-        w_in = state_tensor(state, "blocks.0.mlp.W_in", "mlp")  # [model, n_bits, width]
-        w_out = state_tensor(state, "unembed.W_U", "mlp") if cfg.depth == 1 else None
-        return Anatomy(
-            arch="mlp", input_kind=self.input_kind, d_hidden=cfg.width, embedding=None,
-            neuron_in=w_in, neuron_out=w_out,
-            views=(WeightView("input map W_in", w_in, "input bit", "hidden unit"),),
-            hook_names=("blocks.0.mlp.hook_post", "blocks.0.mlp.hook_pre"),
-        )
+        return first_layer_anatomy(self, state, "mlp", "input bit")
 
     @classmethod
     def cost(cls, cfg: MLPConfig) -> ModelCost:

@@ -33,7 +33,7 @@ from torch import Tensor
 
 from grokscope.errors import ConfigError
 
-from ._anatomy import Anatomy, ModelCost, WeightView, param_count, state_tensor
+from ._anatomy import Anatomy, OperandPairSizes, ModelCost, WeightView, param_count, state_tensor
 from ._common import (
     EnsembleBase,
     ParamSpec,
@@ -53,7 +53,7 @@ _ONEHOT_MAX_P = 256  # measured: below this, one-hot bmm trains faster than embe
 
 
 @dataclass(frozen=True)
-class PairMLPConfig:
+class PairMLPConfig(OperandPairSizes):
     """Hyperparameters of the PAIR MLP.
 
     >>> PairMLPConfig().n_classes
@@ -77,18 +77,6 @@ class PairMLPConfig:
         for name in ("factored", "bias"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"model.{name}={getattr(self, name)!r}: must be true or false")
-
-    @property
-    def n_ctx(self) -> int:
-        return 2  # the two operands a, b
-
-    @property
-    def n_classes(self) -> int:
-        return self.p
-
-    @property
-    def d_vocab(self) -> int:
-        return self.p
 
     @property
     def has_embed(self) -> bool:

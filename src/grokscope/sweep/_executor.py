@@ -211,7 +211,7 @@ def run_sweep(spec: SweepSpec, store=None, *, backend: str = "inprocess", addres
     instance); only this process writes the store. ``max_ensembles`` stops after training that
     many ensembles (the rest stay pending for the next run). ``tune_memory`` keeps freed memory
     in this process (``grokscope._malloc.tune_malloc``): up to several times faster steps for large
-    ensembles, at the price of holding the peak memory until exit.
+    ensembles; each run gives its free memory back to the OS when it ends (docs/performance.md, "Memory").
 
     >>> from grokscope.sweep import load_spec, run_sweep         # doctest: +SKIP
     >>> report = run_sweep(load_spec("presets/sweep-dc-pair-mod67.toml"))   # doctest: +SKIP

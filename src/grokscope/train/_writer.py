@@ -29,9 +29,10 @@ class RunWriter:
         self.store = store
         self.run_id: int | None = None
         self.flush_seconds = flush_seconds
-        self.pending_metrics: list[tuple[int, dict[str, np.ndarray]]] = []
-        self.pending_ckpts: list[tuple[int, dict[str, Any]]] = []
-        self.logged: list[tuple[int, dict[str, np.ndarray]]] = []  # this process's evaluations, for TrainResult
+        # Kept as (step, names, OffHeap slots): plain Python objects over mmap pages (module docstring).
+        self.pending_metrics: list[tuple[int, tuple[str, ...], tuple]] = []
+        self.pending_ckpts: list[tuple[int, tuple[str, ...], tuple]] = []
+        self.logged: list[tuple[int, tuple[str, ...], tuple]] = []  # this process's evaluations, for TrainResult
         self.last_flush = time.monotonic()
         self._log_pages = OffHeap()  # the log's copies; each pending checkpoint has pages of its own
         self._last_ckpt: int | None = None
@@ -65,16 +66,16 @@ class RunWriter:
     # -- between flushes ------------------------------------------------------------------
     def metrics(self, step: int, values: dict[str, np.ndarray]) -> None:
         """Log one evaluation (copied: the caller may reuse or drop ``values``)."""
-        kept = {k: self._log_pages.array(v) for k, v in values.items()}
-        self.pending_metrics.append((step, kept))
-        self.logged.append((step, kept))
+        kept = (step, tuple(values), tuple(self._log_pages.put(v) for v in values.values()))
+        self.pending_metrics.append(kept)
+        self.logged.append(kept)
 
     def checkpoint(self, step: int, weights: dict[str, Any]) -> None:
         """Keep ``weights`` (copied to the CPU) until the next flush; nothing to keep without a store."""
         self._last_ckpt = step
         if self.store is not None:
             pages = OffHeap(sum(w.numel() * w.element_size() + 64 for w in weights.values()))
-            self.pending_ckpts.append((step, {k: pages.tensor(w) for k, w in weights.items()}))
+            self.pending_ckpts.append((step, tuple(weights), tuple(pages.put(w) for w in weights.values())))
 
     def last_checkpoint_step(self) -> int | None:
         """The step of the last checkpoint taken by this process (flushed or not), or None."""
@@ -89,8 +90,10 @@ class RunWriter:
             self.pending_metrics = []
             self.last_flush = time.monotonic()
             return
-        self.store.flush(self.run_id, metrics=self.pending_metrics, checkpoints=self.pending_ckpts,
-                         resume=state.to_resume())
+        metrics = [(step, dict(zip(names, map(OffHeap.get, slots)))) for step, names, slots in self.pending_metrics]
+        ckpts = [(step, dict(zip(names, map(OffHeap.get_tensor, slots)))) for step, names, slots in self.pending_ckpts]
+        self.store.flush(self.run_id, metrics=metrics, checkpoints=ckpts, resume=state.to_resume())
+        del metrics, ckpts
         self.pending_metrics, self.pending_ckpts = [], []
         release_free_memory()  # the flush's own buffers and whatever the last seconds left free
         self.last_flush = time.monotonic()
@@ -112,8 +115,9 @@ class RunWriter:
 
         ``names`` are always present (``[0, model]`` when nothing was evaluated), then any others logged.
         """
-        steps = np.asarray([s for s, _ in self.logged])
-        names = list(dict.fromkeys([*names, *(k for _, v in self.logged for k in v)]))
+        logged = [(s, dict(zip(keys, map(OffHeap.get, slots)))) for s, keys, slots in self.logged]
+        steps = np.asarray([s for s, _ in logged])
+        names = list(dict.fromkeys([*names, *(k for _, v in logged for k in v)]))
         nan = np.full(n_members, np.nan)
-        return steps, {k: np.stack([np.broadcast_to(v.get(k, nan), (n_members,)) for _, v in self.logged])
-                       if self.logged else np.zeros((0, n_members)) for k in names}
+        return steps, {k: np.stack([np.broadcast_to(v.get(k, nan), (n_members,)) for _, v in logged])
+                       if logged else np.zeros((0, n_members)) for k in names}
