@@ -41,6 +41,9 @@ from grokscope.validate import check_int
 
 __all__ = ["CriticalResult", "critical_data_size", "plot_critical"]
 
+# drawn in grokscope.plots; importable from here as before
+from grokscope.plots._sweeps import plot_critical  # noqa: E402
+
 
 @dataclass(frozen=True)
 class CriticalResult:
@@ -217,56 +220,3 @@ def critical_data_size(x, t, *, budget: float | None = None, n_boot: int = 500, 
         gamma=float(po.params["gamma"]) if po else nan, gamma_ci=percentile_interval(boot["gamma"], ci) if po else (nan, nan),
         fits=fits, comparison=comparison, budget=budget, n_boot=n_boot, n_boot_failed=failed, ci_level=ci,
     )
-
-
-def plot_critical(res: CriticalResult, path, *, xlabel: str = "training set size D", title: str | None = None):
-    """Two panels: fraction generalizing vs D with the threshold D_c; times vs D with both laws and the fitted D_c.
-
-    Writes a PNG to ``path`` and returns the matplotlib figure.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-    p = res.n_gen / res.n
-    ax0.plot(res.sizes, p, "o-", color="k", label="fraction of seeds generalizing")
-    ax0.axhline(0.5, color="0.6", lw=0.8, ls=":")
-    if np.isfinite(res.d_c_threshold):
-        ax0.axvline(res.d_c_threshold, color="C3", label=f"threshold D_c = {res.d_c_threshold:.4g}")
-        lo, hi = res.d_c_threshold_ci
-        if np.isfinite(lo):
-            ax0.axvspan(lo, hi, color="C3", alpha=0.15, label=f"{round(100 * res.ci_level)}% CI (bootstrap over seeds)")
-    ax0.set(xlabel=xlabel, ylabel=f"P(generalize within {res.budget or 'budget'} steps)", ylim=(-0.03, 1.03))
-    ax0.legend(fontsize=8, loc="lower right")
-
-    fin = np.isfinite(res.member_t)
-    # show D_c, but not a stretch of empty axis when the fit puts it far below the data
-    lo_x = max(min(res.sizes.min(), res.d_c_fit if np.isfinite(res.d_c_fit) else np.inf), res.sizes.min() - 0.5 * np.ptp(res.sizes))
-    ax1.set_xlim(lo_x - 0.05 * np.ptp(res.sizes), res.sizes.max() + 0.05 * np.ptp(res.sizes))
-    ax1.scatter(res.member_x[fin], res.member_t[fin], s=8, color="0.6", alpha=0.6, label="members")
-    okm = np.isfinite(res.t_median)
-    ax1.plot(res.sizes[okm], res.t_median[okm], "ko", label="median over seeds")
-    if res.fits:
-        lo_x = res.fits["shifted_power"].params["D_c"]
-        xs = np.linspace(max(lo_x, res.sizes[okm].min()) + 1e-6 * np.ptp(res.sizes), res.sizes.max(), 300)
-        xs = np.unique(np.concatenate([np.geomspace(1e-3, 1, 60) * (res.sizes[okm].min() - lo_x) + lo_x, xs]))
-        sp, sp1, po = res.fits["shifted_power"], res.fits["shifted_power_nu1"], res.fits["power_offset"]
-        ax1.plot(xs, sp.predict(xs), "C0", label=f"A(D-D_c)^-ν: ν={res.nu:.2f} [{res.nu_ci[0]:.2f}, {res.nu_ci[1]:.2f}]")
-        ax1.plot(xs, sp1.predict(xs), "C0--", lw=1, label=f"same with ν = 1 (Gokhale 2023), D_c={sp1.params['D_c']:.4g}")
-        ax1.plot(xs, po.predict(xs), "C2", label=f"aD^-γ+b: γ={res.gamma:.2f} [{res.gamma_ci[0]:.2f}, {res.gamma_ci[1]:.2f}]")
-        ax1.axvline(res.d_c_fit, color="C3", label=f"fitted D_c = {res.d_c_fit:.4g}")
-        lo, hi = res.d_c_fit_ci
-        if np.isfinite(lo):
-            ax1.axvspan(lo, hi, color="C3", alpha=0.15)
-        if res.comparison is not None:
-            ax1.set_title(f"best by AIC: {res.comparison.best} (ΔAIC {res.comparison.delta_aic:.1f})", fontsize=9)
-    ax1.set_yscale("log")
-    if fin.any():   # fits run to infinity at D_c: bound the axis by the data, not by the curves
-        ax1.set_ylim(res.member_t[fin].min() / 3, res.member_t[fin].max() * 3)
-    ax1.set(xlabel=xlabel, ylabel="steps to generalize")
-    ax1.legend(fontsize=7, loc="upper right")
-    fig.suptitle(title or "Critical data size: fraction generalizing (left) and time to generalize (right)", fontsize=11)
-    fig.savefig(path, dpi=130)
-    return fig

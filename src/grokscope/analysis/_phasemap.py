@@ -38,9 +38,10 @@ from grokscope.errors import AnalysisError
 
 __all__ = ["PHASES", "member_phase", "point_table", "PhaseMap", "phase_map", "plot_phase_map"]
 
+# drawn in grokscope.plots; importable from here as before
+from grokscope.plots._sweeps import plot_phase_map  # noqa: E402
+
 # Colours as in PAIR's sweep figure: generalizing phases cool, failing ones warm, diverged black.
-_COLORS = {"comprehension": "#2c7fb8", "grokking": "#7fcdbb", "memorization": "#fdae61",
-           "confusion": "#d7191c", "diverged": "#000000", "unknown": "#bdbdbd"}
 _GENERALIZED = ("comprehension", "grokking")
 
 
@@ -137,63 +138,3 @@ def phase_map(members: list[dict[str, Any]], x_key: str, y_key: str, *, where: d
         ngen[c] = int(ok.size)
     pooled = [k for k in keys if k not in (x_key, y_key) and k not in where]
     return PhaseMap(x_key, y_key, xs, ys, phases, counts, med, ngen, pooled, where)
-
-
-def _ticklabel(v: Any) -> str:
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
-
-
-def plot_phase_map(pm: PhaseMap, path, *, title: str | None = None):
-    """Write the two-panel phase map PNG to ``path`` and return the figure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import LogNorm, to_rgb
-    from matplotlib.patches import Patch
-
-    nx, ny = len(pm.xs), len(pm.ys)
-    n_max = max(len(v) for v in pm.phases.values())
-    s = math.ceil(math.sqrt(n_max))                      # s x s squares per cell, one per member
-    pad = 1                                              # a white gutter between cells
-    size = s + pad
-    img = np.ones((ny * size, nx * size, 3))
-    for (xv, yv), ph in pm.phases.items():
-        i, j = pm.xs.index(xv), pm.ys.index(yv)
-        for k, p in enumerate(ph):
-            r, c = divmod(k, s)
-            img[j * size + r, i * size + c] = to_rgb(_COLORS[p])
-    fig, (a0, a1) = plt.subplots(1, 2, figsize=(5 + 0.9 * nx * 2, 1.5 + 0.7 * ny), constrained_layout=True)
-    a0.imshow(img, origin="lower", interpolation="nearest", extent=(0, nx * size, 0, ny * size))
-    centers = lambda n: [k * size + s / 2 for k in range(n)]   # noqa: E731
-    a0.set_xticks(centers(nx), [_ticklabel(v) for v in pm.xs], rotation=45)
-    a0.set_yticks(centers(ny), [_ticklabel(v) for v in pm.ys])
-    a0.set(xlabel=pm.x_key, ylabel=pm.y_key, title=f"phase of each seed (up to {n_max} per cell)")
-    present = [p for p in PHASES + ("unknown",) if any(p in v for v in pm.phases.values())]
-    a0.legend(handles=[Patch(color=_COLORS[p], label=p) for p in present], fontsize=7,
-              loc="upper left", bbox_to_anchor=(1.0, 1.0))
-
-    grid = np.full((ny, nx), np.nan)
-    for (xv, yv), v in pm.median_steps.items():
-        grid[pm.ys.index(yv), pm.xs.index(xv)] = v
-    fin = grid[np.isfinite(grid)]
-    norm = LogNorm(vmin=max(fin.min(), 1), vmax=max(fin.max(), fin.min() + 1)) if fin.size else None
-    im = a1.imshow(np.ma.masked_invalid(grid), origin="lower", cmap="viridis", norm=norm, aspect="auto")
-    for (xv, yv), ph in pm.phases.items():
-        i, j = pm.xs.index(xv), pm.ys.index(yv)
-        a1.text(i, j, f"{pm.n_generalized[(xv, yv)]}/{len(ph)}", ha="center", va="center", fontsize=7,
-                color="w" if np.isfinite(grid[j, i]) else "k")
-    a1.set_xticks(range(nx), [_ticklabel(v) for v in pm.xs], rotation=45)
-    a1.set_yticks(range(ny), [_ticklabel(v) for v in pm.ys])
-    a1.set(xlabel=pm.x_key, ylabel=pm.y_key, title="median steps to generalize (generalized/seeds)")
-    if fin.size:
-        fig.colorbar(im, ax=a1, label="steps to generalize (median over seeds that did)")
-    sub = []
-    if pm.where:
-        sub.append("fixed " + ", ".join(f"{k}={v}" for k, v in pm.where.items()))
-    if pm.pooled:
-        sub.append("pooled over " + ", ".join(pm.pooled))
-    fig.suptitle(title or f"Phase diagram over {pm.x_key} x {pm.y_key}" + (f" ({'; '.join(sub)})" if sub else ""),
-                 fontsize=10)
-    fig.savefig(path, dpi=130)
-    return fig

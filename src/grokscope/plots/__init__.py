@@ -8,6 +8,7 @@ computes nothing an analysis did not already hold, so a figure drawn from a save
 """
 
 from grokscope.plots._analysis import analysis_figures, save_figures
+from grokscope.plots._sweeps import PHASE_COLORS, plot_critical, plot_phase_map
 from grokscope.plots._base import (
     COLUMN_WIDTH_IN, DIVERGED_COLOR, DPI, color_limit, mark_steps, member_colors, new_figure, plot_curves, plot_heatmap,
 )
@@ -18,4 +19,6 @@ __all__ = [
     "plot_heatmap", "color_limit",
     # a run's analysis
     "analysis_figures", "save_figures",
+    # a sweep's
+    "plot_critical", "plot_phase_map", "PHASE_COLORS",
 ]
