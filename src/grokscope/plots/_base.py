@@ -134,6 +134,10 @@ def plot_heatmap(
     lim = color_limit([m]) if lim is None else lim
     kw = {"cmap": "RdBu_r", "vmin": -lim, "vmax": lim} if symmetric else {"cmap": "viridis"}
     image = ax.imshow(m, aspect="auto", interpolation="nearest", **kw)
+    from matplotlib.ticker import MaxNLocator
+
+    for axis in (ax.xaxis, ax.yaxis):  # rows and columns are indices: integer ticks only
+        axis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:

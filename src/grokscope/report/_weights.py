@@ -161,7 +161,8 @@ def add_weights(page: ReportPage, store, run_id: int, rows: list[dict], member: 
     if n_rows == 0:
         page.add_html('<p class="note">The checkpoints hold no weight matrix to draw.</p>')
         return
-    fig, axes = new_figure(len(columns), n_rows, width=3.2 * len(columns), height=2.9)
+    # at least ~7 in wide: two columns of 3.2 in left the checkpoint labels overlapping
+    fig, axes = new_figure(len(columns), n_rows, width=max(3.2 * len(columns), 7.0), height=2.9)
     for r in range(n_rows):
         # one color scale per row, so growth or decay of the weights between checkpoints shows
         lim = color_limit([v[r][1] for _, _, v in columns if r < len(v)])
@@ -171,10 +172,12 @@ def add_weights(page: ReportPage, store, run_id: int, rows: list[dict], member: 
                 ax.set_axis_off()
                 continue
             title, matrix, xlabel, ylabel = views[r]
-            title = f"{title}\n{lbl}, step {step}"
+            stacked = lbl.replace(" / ", " /\n")  # merged checkpoint labels, one per line
+            title = f"{title}\n{stacked}, step {step}"
             image = plot_heatmap(ax, matrix, title=title, xlabel=xlabel, ylabel=ylabel, lim=lim)
         fig.colorbar(image, ax=list(axes[r]), shrink=0.85, label="weight")
-    fig.suptitle(f"Weights of member {member} (seed {row['seed']}) at three checkpoints, {label}", fontsize="medium")
+    fig.suptitle(f"Weights of member {member} (seed {row['seed']}) at {len(columns)} checkpoints,\n{label}",
+                 fontsize="medium")
     caption = (
         f"Member {member}: memorization step {row['mem_step'] if row['mem_step'] is not None else '—'}, "
         f"generalization step {row['gen_step'] if row['gen_step'] is not None else '—'}; columns are the stored "
