@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from grokscope.errors import ConfigError
-from grokscope.validate import check_choice
+from grokscope.validate import check_choice, require
 
 __all__ = [
     "RunConfig", "TrainConfig", "OptimConfig", "LogConfig", "load_config", "list_presets",
@@ -287,9 +287,7 @@ class RunConfig:
         return {"kind": self.task.get("kind", "modular"), **task_opts, **split_opts}, model
 
 
-def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key}={value!r}: must be {allowed}")
+_check = require  # the one rule for "{key}={value!r}: must be {allowed}" (grokscope.validate)
 
 
 def _coerce(key: str, value: Any, tp: Any) -> Any:
