@@ -58,6 +58,11 @@ class TrainConfig:
     # "ce" cross-entropy (Power, Nanda, PAIR), "mse" on one-hot targets (Omnigrok, Li2), "ce64"
     # (cross-entropy in float64) or "stablemax" (Prieto et al. 2025): grokscope.train._losses
     loss: str = "ce"
+    # The training objective is loss_scale x each member's mean loss. PAIR's notebooks (PAIR-code/
+    # ai-explorables, server-side/grokking) average the cross-entropy over the classes too, i.e.
+    # loss_scale = 1/67 for p = 67: Adam is scale-free except for its eps, which then weighs 67x more.
+    # Stored train/test losses are always the unscaled mean loss.
+    loss_scale: float = 1.0
     # Stop once every live member has generalized and trained 25% past its generalization step
     # (saves time in demos; off for published setups, whose budget is part of the setup).
     stop_after_grok: bool = False
@@ -70,6 +75,11 @@ class TrainConfig:
     # Log, per member, the fraction of training samples whose float32 softmax has collapsed and the
     # fraction with exactly zero loss (train_softmax_collapse, train_zero_loss; Prieto et al. 2025).
     collapse_metrics: bool = False
+    # Log the early-warning signals per member at every evaluation (grokscope.train._signals): Hjorth
+    # parameters of the training loss (Notsawo et al. 2023), weight-norm slope, Fourier Gini of the
+    # embedding, a restricted-loss proxy (Nanda et al. 2023), grokfast's slow-gradient norm (Lee et al.
+    # 2024), the slingshot counts (Thilak et al. 2022). Off by default: published setups log what they did.
+    signals: bool = False
 
     def __post_init__(self):
         from grokscope.validate import check_number
@@ -81,6 +91,7 @@ class TrainConfig:
         check_choice(self.loss, "train.loss", LOSSES)
         _check(self.retire_window >= 0, "train.retire_window", self.retire_window, "an integer >= 0 (0 = off)")
         check_number(self.retire_frac, "train.retire_frac", lo=0.0)
+        check_number(self.loss_scale, "train.loss_scale", lo=0.0, lo_open=True)
 
 
 @dataclass(frozen=True)

@@ -62,12 +62,19 @@ VARIANTS = {
         dict(d_embed=5, d_hidden=6, factored=f, output=o, act=a, bias=b)
         for f, o, a, b in [(True, "tied", "relu", False), (True, "untied", "x2", True), (True, "collapsed", "x2", False),
                            (False, "tied", "x2", False), (False, "untied", "relu", False), (False, "collapsed", "relu", True)]
-    ],
+    ] + [dict(d_embed=5, d_hidden=6, output="untied", init="pair")],  # PAIR's notebooks' haiku draws
     "transformer": [
         dict(d_model=12, n_heads=3, d_head=4, d_mlp=16),  # Nanda-shaped
         dict(d_model=12, n_heads=2, d_head=5, d_mlp=10, n_layers=2),  # the direct path skips a block
         dict(d_model=12, n_heads=2, d_head=6, d_mlp=10, n_layers=2, norm="pre", act="gelu"),
         dict(d_model=12, n_heads=2, d_head=6, d_mlp=10, n_layers=2, norm="post"),
+        # grokfast's block (LayerNorm output as the residual, attention biases, nn.MultiheadAttention's init)
+        dict(d_model=12, n_heads=2, d_head=6, d_mlp=10, n_layers=2, norm="pre_overwrite", act="gelu",
+             attn_bias=True, init="torch-mha"),
+        # openai/grok's: fixed sinusoidal positions, no MLP biases, nn.Linear's init
+        dict(d_model=12, n_heads=3, d_head=4, d_mlp=16, n_layers=2, norm="post", pos="sinusoidal", mlp_bias=False,
+             init="torch-linear"),
+        dict(d_model=12, n_heads=3, d_head=4, d_mlp=16, pos="sinusoidal", attn_bias=True),  # one layer: the table path
     ],
     "mlp": [dict(width=9), dict(width=9, act="x2", encoding="pm1"), dict(width=7, depth=3, act="gelu", bias=False)],
 }

@@ -64,6 +64,16 @@ def test_presets_match_their_papers():
     p = load_config(preset="power-div97")
     assert (p.task["op"], p.task["p"], p.task["train_frac"], p.model["n_layers"]) == ("div", 97, 0.5, 2)
     assert (p.train.batch_size, p.optim.lr, p.optim.weight_decay) == (512, 1e-3, 1.0)
+    assert (p.task["op_token"], p.model["pos"], p.model["mlp_bias"], p.model["norm"]) == (True, "sinusoidal", False, "post")
+    # Grokfast (ironjr/grokfast main.py): x * y mod 97, y != 0, "x ∘ y =", 50% data, 2-layer pre-LN
+    # transformer, width 128, 4 heads, GELU MLP 512, batch 512, Adam lr 1e-3, betas (0.9, 0.98), warmup 10;
+    # the README's EMA run: alpha 0.98, lambda 2, weight decay 0.005.
+    g, e = load_config(preset="grokfast-mul97"), load_config(preset="grokfast-mul97-ema")
+    assert (g.task["op"], g.task["p"], g.task["b_nonzero"], g.task["op_token"], g.task["train_frac"]) == ("mul", 97, True, True, 0.5)
+    assert (g.model["d_model"], g.model["n_heads"], g.model["d_mlp"], g.model["n_layers"], g.model["act"]) == (128, 4, 512, 2, "gelu")
+    assert (g.train.batch_size, g.optim.name, g.optim.lr, g.optim.b2, g.optim.warmup_steps) == (512, "adam", 1e-3, 0.98, 10)
+    assert (g.optim.weight_decay, g.optim.grokfast_alpha) == (0.0, 0.0)
+    assert (e.optim.weight_decay, e.optim.grokfast_alpha, e.optim.grokfast_lambda) == (0.005, 0.98, 2.0)
     # PAIR 2023: a + b mod 67 with a 24-neuron MLP; sparse parity n=30, k=3, 1200 strings, L1 decay.
     m = load_config(preset="pair-mod67")
     assert (m.task["op"], m.task["p"], m.model["arch"], m.model["d_hidden"]) == ("add", 67, "pair_mlp", 24)

@@ -70,7 +70,8 @@ def grid_layout(task) -> tuple[torch.Tensor, int]:
     name = getattr(task, "name", type(task).__name__)
     if p is None:
         raise AnalysisError(f"task {name}: has no Fourier structure (fourier_p is None); Fourier analyses need a modular task")
-    a, b = task.inputs[:, 0].long(), task.inputs[:, 1].long()
+    ca, cb = getattr(task, "operand_columns", (0, 1))  # a modular task names them; (0, 1) otherwise
+    a, b = task.inputs[:, ca].long(), task.inputs[:, cb].long()
     for s in (1, -1):
         if bool(((a + s * b) % p == task.labels).all()):
             return a * p + b, s

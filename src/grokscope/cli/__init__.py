@@ -24,7 +24,19 @@ import sys
 
 import typer
 
-from grokscope.cli import analyze, landscape, li2, runs, sweep, train
+from grokscope.cli import (
+    analyze,
+    explore,
+    export,
+    landscape,
+    li2,
+    quanta,
+    runs,
+    scaling,
+    sweep,
+    train,
+    warn,
+)
 from grokscope.errors import GrokscopeError
 
 __all__ = ["app", "main"]
@@ -33,7 +45,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="grokscope: train ensembles of tiny networks, watch them grok, open them up.")
 
 # (group module, sub-command name or None for top-level commands), in the order of `grokscope --help`.
-_GROUPS = ((train, None), (runs, None), (analyze, None), (sweep, None), (landscape, "landscape"), (li2, "li2"))
+_GROUPS = ((train, None), (runs, None), (analyze, None), (sweep, None), (export, None), (explore, None), (warn, None),
+           (landscape, "landscape"), (li2, "li2"), (scaling, "scaling"), (quanta, "quanta"))
 for _module, _name in _GROUPS:
     app.add_typer(_module.app, name=_name)
 

@@ -5,9 +5,25 @@ Tian 2025, "Provable Scaling Laws of Feature Emergence from Learning Dynamics of
     grokscope li2 energy --group cyclic:71 [--starts N] [--act x2] [--seed S] [--json]
 
 prints the local maxima of the Stage II energy found by projected gradient ascent from ``N``
-random starts, with their energies, irrep labels, counts and Theorem 2's predicted E*. Bad input
-(an unknown group spec, M < 2, an unknown σ, N <= 0) raises one ``ConfigError`` line; ``main``
-prints it and exits with code 2.
+random starts, with their energies, irrep labels, counts and Theorem 2's predicted E*.
+
+    grokscope li2 stages --group cyclic:23 [--fraction F] [--hidden 64,512] [--eta 0,1,1e4] [--json]
+
+measures Stage I at the Li2 init (``grokscope.li2.stage_one_grid``): the ridge top layer's
+back-propagated gradient G_F, its cosine with ỸỸᵀF, the seed's Lemma 1 and η G_F against ∇Ê.
+
+    grokscope li2 boundary --groups cyclic:23,cyclic:31,... [--seeds 0,1,2] [--json]
+
+measures Theorem 4's critical training fraction per group and seed (``grokscope.li2.boundary``)
+and fits it to c·ln M/M and to a·M^-γ, with intervals and the AIC/BIC/LOO comparison.
+
+    grokscope li2 train --group cyclic:23 [--fraction F] [--hidden K] [--eta η] [--eta-w η_W] [--json]
+
+trains W by full-batch gradient descent with V at its ridge solution every step
+(``grokscope.li2.train_ridge``) and prints held-out accuracy, G_F and node purity over training.
+
+Bad input (an unknown group spec, M < 2, an unknown σ, N <= 0, a negative η, fewer than three
+groups...) raises one ``ConfigError`` line before any work; ``main`` prints it and exits with code 2.
 """
 
 from __future__ import annotations
@@ -19,7 +35,8 @@ import typer
 from grokscope.validate import check_choice, check_int
 
 app = typer.Typer(help='Li2 (Tian 2025, "Provable Scaling Laws of Feature Emergence from Learning Dynamics of '
-                       'Grokking"): the energy function and its maxima on group tasks.', no_args_is_help=True)
+                       'Grokking"): the energy function, Stage I and the memorization boundary.',
+                  no_args_is_help=True)
 
 _ACTS = ("x2", "relu", "silu")
 
@@ -63,3 +80,165 @@ def energy(
                    f"{fmt(m.predicted_seed):>10} {m.count:>7} {m.purity_min:>7.4f}")
     if len(result.maxima) > top:
         typer.echo(f"... {len(result.maxima) - top} more classes (--top, or --json for all)")
+
+
+def _floats(text: str, key: str) -> list[float]:
+    from grokscope.errors import ConfigError
+
+    try:
+        vals = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ConfigError(f"{key}={text!r}: must be comma-separated numbers, e.g. 0,1e-2,1") from None
+    if not vals:
+        raise ConfigError(f"{key}={text!r}: must be comma-separated numbers, e.g. 0,1e-2,1")
+    return vals
+
+
+def _ints(text: str, key: str, lo: int) -> list[int]:
+    from grokscope.errors import ConfigError
+
+    try:
+        vals = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ConfigError(f"{key}={text!r}: must be comma-separated integers, e.g. 0,1,2") from None
+    if not vals:
+        raise ConfigError(f"{key}={text!r}: must be comma-separated integers, e.g. 0,1,2")
+    for v in vals:
+        check_int(v, key, lo)
+    return vals
+
+
+@app.command()
+def stages(
+    group: str = typer.Option("cyclic:23", "--group", help="cyclic:M, product:m1,m2,..., dihedral:n or symmetric:n."),
+    fraction: float = typer.Option(0.5, "--fraction", help="Training fraction of the M² pairs (in (0, 1])."),
+    hidden: str = typer.Option("64,512,2048", "--hidden", help="Widths K, comma-separated."),
+    eta: str = typer.Option("0,1e-2,1,1e2,1e4", "--eta", help="Weight decays η on V (the ridge), comma-separated, >= 0."),
+    act: str = typer.Option("x2", "--act", help="Activation σ: x2, relu or silu."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the training subset and of the Li2 init."),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
+) -> None:
+    """Stage I at init: the ridge top layer's back-propagated gradient G_F against Lemma 1 and ∇Ê."""
+    from grokscope.validate import check_number
+
+    check_choice(act, "--act", _ACTS)
+    check_number(fraction, "--fraction", lo=0.0, hi=1.0, lo_open=True)
+    ks = _ints(hidden, "--hidden", 1)
+    etas = [check_number(e, "--eta", lo=0.0) for e in _floats(eta, "--eta")]
+    from grokscope.groups import parse_group
+    from grokscope.li2 import stage_one_grid
+
+    g = parse_group(group)
+    rows = stage_one_grid(g, fraction=fraction, hidden=ks, etas=etas, act=act, seed=seed)
+    if as_json:
+        typer.echo(json.dumps({"group": g.name, "order": g.order, "fraction": fraction, "act": act, "seed": seed,
+                               "rows": rows}, indent=1, ensure_ascii=False))
+        return
+    typer.echo(f"{g.describe()}, σ = {act}, {rows[0]['n']} training pairs (fraction {fraction:g}), Li2 init, seed {seed}")
+    typer.echo(f"{'K':>6} {'η':>8} {'loss':>8} {'‖G_F‖':>10} {'‖G_F‖/√K':>10} {'cos(G_F,ỸỸᵀF)':>15} {'Lemma1 err':>11} "
+               f"{'ηG_F vs ∇Ê':>11} {'F̃ᵀF̃ offdiag':>13}")
+    for r in rows:
+        rel = "-" if r["energy_rel_err"] is None else f"{r['energy_rel_err']:.2e}"
+        typer.echo(f"{r['k']:>6} {r['eta']:>8.0e} {r['train_loss']:>8.4f} {r['g_norm']:>10.3e} "
+                   f"{r['g_node_rms']:>10.3e} {r['cos_energy']:>15.4f} {r['lemma1_rel_err']:>11.3e} {rel:>11} "
+                   f"{r['gram_k_offdiag']:>13.4f}")
+
+
+@app.command()
+def boundary(
+    groups: str = typer.Option("cyclic:23,cyclic:31,cyclic:41,cyclic:53,cyclic:71,cyclic:97", "--groups",
+                               help="Group specs separated by ';' or by ',' between specs (at least 3)."),
+    seeds: str = typer.Option("0,1,2", "--seeds", help="Seeds (training subsets and starting maxima), comma-separated."),
+    iters: int = typer.Option(6, "--iters", help="Bisection steps in log p per group and seed."),
+    components: int = typer.Option(16, "--components", help="Irrep components tried per group (a random choice)."),
+    purity: float = typer.Option(0.75, "--purity", help="Share left in the starting irrep for a maximum to count as kept."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the fit intervals."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Theorem 4: the critical training fraction p* below which the empirical energy loses E's maxima,
+    fitted to c·ln M/M and to a·M^-γ."""
+    from grokscope.validate import check_number
+
+    check_int(iters, "--iters", 1, 30)
+    check_int(components, "--components", 1)
+    check_number(purity, "--purity", lo=0.5, hi=1.0, lo_open=True)
+    check_int(n_boot, "--n-boot", 0)
+    specs = _group_specs(groups)
+    seed_list = _ints(seeds, "--seeds", 0)
+    from grokscope.groups import parse_group
+    from grokscope.li2 import boundary as run_boundary
+
+    for s in specs:
+        parse_group(s)  # every spec checked before any work
+    r = run_boundary(specs, seed_list, iters=iters, max_components=components, purity=purity, n_boot=n_boot)
+    if as_json:
+        typer.echo(json.dumps(r.to_dict(), indent=1, ensure_ascii=False))
+        return
+    typer.echo(f"rule: {r.rule}")
+    typer.echo(f"{'group':>8} {'M':>5} {'seed':>5} {'p*':>8} {'bracket':>17} {'p*·M/lnM':>9}")
+    import math
+
+    for g, m, s, p, lo, hi in zip(r.groups, r.orders, r.seeds, r.p_star, r.p_lo, r.p_hi):
+        typer.echo(f"{g:>8} {m:>5} {s:>5} {p:>8.4f} [{lo:.4f}, {hi:.4f}] {p * m / math.log(m):>9.3f}")
+    typer.echo(f"fit  p* = c ln M / M : c = {r.fit_ln.params['c']}")
+    typer.echo(f"fit  p* = a M^-γ     : a = {r.fit_power.params['a']}, γ = {r.fit_power.params['g']}")
+    typer.echo(r.comparison.summary())
+    typer.echo(f"{r.seconds:.1f} s")
+
+
+
+@app.command()
+def train(
+    group: str = typer.Option("cyclic:23", "--group", help="cyclic:M, product:m1,m2,..., dihedral:n or symmetric:n."),
+    fraction: float = typer.Option(0.6, "--fraction", help="Training fraction of the M² pairs (in (0, 1])."),
+    hidden: int = typer.Option(256, "--hidden", help="Hidden nodes K."),
+    eta: float = typer.Option(1.0, "--eta", help="Weight decay η on V (the ridge regularizer), >= 0."),
+    eta_w: float = typer.Option(1e-3, "--eta-w", help="Weight decay η_W on W, >= 0."),
+    lr: float = typer.Option(0.05, "--lr", help="Gradient-descent step on W."),
+    steps: int = typer.Option(1000, "--steps", help="Full-batch steps."),
+    eval_every: int = typer.Option(100, "--eval-every", help="Steps between records."),
+    act: str = typer.Option("x2", "--act", help="Activation σ: x2, relu or silu."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the training subset and of the Li2 init."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run as JSON."),
+) -> None:
+    """Train W by gradient descent with the top layer at its ridge solution every step (Stage I's V_ridge):
+    held-out accuracy, G_F and node purity over training."""
+    from grokscope.validate import check_number
+
+    check_choice(act, "--act", _ACTS)
+    check_number(fraction, "--fraction", lo=0.0, hi=1.0, lo_open=True)
+    check_int(hidden, "--hidden", 1)
+    check_number(eta, "--eta", lo=0.0)
+    check_number(eta_w, "--eta-w", lo=0.0)
+    check_number(lr, "--lr", lo=0.0, lo_open=True)
+    check_int(steps, "--steps", 0)
+    check_int(eval_every, "--eval-every", 1)
+    from grokscope.groups import parse_group
+    from grokscope.li2 import train_ridge
+
+    g = parse_group(group)
+    run, _, _ = train_ridge(g, fraction=fraction, hidden=hidden, act=act, eta=eta, eta_w=eta_w, lr=lr, steps=steps,
+                            eval_every=eval_every, seed=seed)
+    if as_json:
+        typer.echo(json.dumps(run.to_dict(), indent=1, ensure_ascii=False))
+        return
+    typer.echo(f"{g.describe()}, σ = {act}, {run.n_train} training pairs, K = {hidden}, η = {eta:g}, "
+               f"η_W = {eta_w:g}, lr = {lr:g}, seed {seed}: {run.seconds:.1f} s")
+    typer.echo(f"{'step':>6} {'train acc':>9} {'test acc':>8} {'loss':>9} {'‖G_F‖/√K':>10} {'cos(G_F,ỸỸᵀF)':>15} "
+               f"{'node purity':>11} {'‖W‖':>8}")
+    for r in run.records:
+        typer.echo(f"{r['step']:>6} {r['train_acc']:>9.4f} {r['test_acc']:>8.4f} "
+                   f"{r['train_loss']:>9.2e} {r['g_node_rms']:>10.3e} {r['cos_energy']:>15.4f} "
+                   f"{r['node_purity']:>11.4f} {r['w_norm']:>8.3f}")
+
+def _group_specs(text: str) -> list[str]:
+    """``"cyclic:23,cyclic:31"`` or ``"product:2,3;cyclic:5"``: split at ';', else before each ``family:``."""
+    import re
+
+    from grokscope.errors import ConfigError
+
+    parts = [p.strip() for p in (text.split(";") if ";" in text else re.split(r",(?=\s*[A-Za-z])", text))]
+    parts = [p for p in parts if p]
+    if len(parts) < 3:
+        raise ConfigError(f"--groups={text!r}: must list at least 3 group specs, e.g. cyclic:23,cyclic:31,cyclic:41")
+    return parts

@@ -24,14 +24,40 @@ True
 'y = a * x^-g, least squares on log y: minimize sum_i (log y_i - log f(x_i))^2'
 """
 
-from grokscope.fit._bootstrap import as_generator, members, percentile_interval, resample, resamples
+from grokscope.fit._bootstrap import (
+                                       as_generator,
+                                       members,
+                                       percentile_interval,
+                                       resample,
+                                       resamples,
+)
+from grokscope.fit._chinchilla import (
+                                       CHINCHILLA_PARAMS,
+                                       HOFFMANN_GRID,
+                                       HUBER_DELTA,
+                                       ChinchillaFit,
+                                       check_positive,
+                                       chinchilla_loss,
+                                       fit_chinchilla,
+)
 from grokscope.fit._compare import Comparison, compare
+from grokscope.fit._compute_optimal import (
+                                       ComputeOptimal,
+                                       IsoFLOPProfiles,
+                                       allocation_exponents,
+                                       compute_optimal,
+                                       isoflop_profiles,
+)
 from grokscope.fit._fit import check_level, fit, loo_rmse, usable_points
 from grokscope.fit._law import LOG_LOSS, Law
 from grokscope.fit._laws import LAWS, get_law
 from grokscope.fit._result import Estimate, FitError, FitResult, checked
 
 __all__ = [
+    # Chinchilla's L(N, D) (Hoffmann et al. 2022, Approach 3) and the compute-optimal allocation
+    "fit_chinchilla", "ChinchillaFit", "chinchilla_loss", "CHINCHILLA_PARAMS", "HOFFMANN_GRID", "HUBER_DELTA",
+    "check_positive", "compute_optimal", "ComputeOptimal", "allocation_exponents", "isoflop_profiles",
+    "IsoFLOPProfiles",
     # laws
     "Law", "LAWS", "LOG_LOSS", "get_law",
     # fitting

@@ -16,6 +16,7 @@ on every device and in both float32 and float64.
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -49,13 +50,17 @@ def activation(name: str) -> Callable[[Tensor], Tensor]:
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """One parameter of one model: a Gaussian weight with ``std`` (times the init scale α),
-    or, when ``std`` is None, a constant ``fill`` (biases 0, LayerNorm gains 1) that α leaves alone."""
+    """One parameter of one model: a random weight drawn from ``dist`` with ``std`` (times the init
+    scale α), or, when ``std`` is None, a constant ``fill`` (biases 0, LayerNorm gains 1) that α
+    leaves alone. ``dist``: ``"normal"`` N(0, std²); ``"uniform"`` on ``[-√3·std, √3·std)`` (torch's
+    ``nn.Linear``/Xavier draws); ``"truncated"`` N(0, std²) cut at ±2·std (haiku's ``TruncatedNormal``,
+    whose ``stddev`` is this ``std``: the draw's own std is 0.88·std)."""
 
     name: str
     shape: tuple[int, ...]
     std: float | None = None
     fill: float = 0.0
+    dist: str = "normal"
 
 
 def check_positive_int(value: object, what: str) -> int:
@@ -83,6 +88,12 @@ def draw_init(specs: Sequence[ParamSpec], seed: int, scale: float) -> dict[str, 
     for s in specs:
         if s.std is None:
             out[s.name] = torch.full(s.shape, s.fill, dtype=torch.float64)
+        elif s.dist == "uniform":  # float32 draw in [0, 1) -> [-1, 1), as in the Gaussian case below
+            out[s.name] = torch.rand(s.shape, generator=gen).double().mul_(2).sub_(1) * (math.sqrt(3) * s.std * scale)
+        elif s.dist == "truncated":  # inverse CDF of the normal restricted to [-2, 2], from a float32 uniform draw
+            lo = torch.special.ndtr(torch.tensor(-2.0, dtype=torch.float64))
+            u = lo + (1 - 2 * lo) * torch.rand(s.shape, generator=gen).double()
+            out[s.name] = torch.special.ndtri(u) * (s.std * scale)
         else:
             # float32 draw so float32 and float64 models start from the same function.
             out[s.name] = torch.randn(s.shape, generator=gen).double() * (s.std * scale)

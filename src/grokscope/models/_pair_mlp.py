@@ -17,10 +17,14 @@ are factored through an embedding ``W_E`` (their ``W_embed``):
 PAIR reports the fully collapsed model does not generalize even with weight decay; at least one
 side must be factored. Its appendix construction is ``factored=True, output="tied"`` (our default).
 
-Init (std before the α multiplier): a lookup table read by a one-hot token (``W_E``, collapsed
-``W_in``) has std ``1/sqrt(row width)`` so each row has expected squared norm 1, the convention of
-Nanda et al. 2023's ``W_E``; every matrix contracting a dense vector has std ``1/sqrt(fan_in)``
-(LeCun et al. 1998). Biases start at 0.
+Init (std before the α multiplier), ``init="grokscope"`` (the default, our choice): a lookup table
+read by a one-hot token (``W_E``, collapsed ``W_in``) has std ``1/sqrt(row width)`` so each row has
+expected squared norm 1, the convention of Nanda et al. 2023's ``W_E``; every matrix contracting a
+dense vector has std ``1/sqrt(fan_in)`` (LeCun et al. 1998). ``init="pair"``: what PAIR's notebooks
+(PAIR-code/ai-explorables ``server-side/grokking``, haiku) draw: tables (``W_E``, collapsed ``W_in``,
+``W_U``) from ``VarianceScaling(2)`` (truncated normal, std ``sqrt(2/fan_in)`` with haiku's fan-in,
+the table's first dimension: ``p`` for ``W_E``), the ``hk.Linear`` layers (``W_in``, ``W_out``) from
+haiku's default ``TruncatedNormal(1/sqrt(fan_in))``. Biases start at 0.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ from ._registry import register_architecture
 __all__ = ["PairMLPConfig", "PairMLP", "PairMLPEnsemble"]
 
 _OUTPUTS = ("tied", "untied", "collapsed")
+# haiku's VarianceScaling divides its truncated normal's stddev by this, the std of N(0, 1) cut at ±2
+_TRUNC_STD = 0.87962566103423978
 _ONEHOT_MAX_P = 256  # measured: below this, one-hot bmm trains faster than embedding lookups on CPU
 
 
@@ -67,6 +73,7 @@ class PairMLPConfig(OperandPairSizes):
     factored: bool = True  # W_input = W_E · W_in (PAIR's appendix model)
     output: str = "tied"  # W_output = W_out · W_E^T (PAIR's appendix model)
     bias: bool = False  # PAIR's model has no biases; True adds mlp.b_in [d_hidden]
+    init: str = "grokscope"  # our draws; "pair": PAIR's notebooks' haiku initializers (see the module)
 
     def __post_init__(self):
         check_positive_int(self.p, "model.p")
@@ -74,6 +81,7 @@ class PairMLPConfig(OperandPairSizes):
         check_positive_int(self.d_hidden, "model.d_hidden")
         activation(self.act)
         check_choice(self.output, "model.output", _OUTPUTS)
+        check_choice(self.init, "model.init", ("grokscope", "pair"))
         for name in ("factored", "bias"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"model.{name}={getattr(self, name)!r}: must be true or false")
@@ -85,21 +93,21 @@ class PairMLPConfig(OperandPairSizes):
 
 def _specs(cfg: PairMLPConfig) -> list[ParamSpec]:
     p, e, h = cfg.p, cfg.d_embed, cfg.d_hidden
+    if cfg.init == "pair":  # haiku: VarianceScaling(2) for tables, TruncatedNormal(1/sqrt(fan_in)) for hk.Linear
+        table = lambda name, shape: ParamSpec(name, shape, std=math.sqrt(2 / shape[0]) / _TRUNC_STD, dist="truncated")
+        dense = lambda name, shape: ParamSpec(name, shape, std=1 / math.sqrt(shape[0]), dist="truncated")
+    else:
+        table = lambda name, shape: ParamSpec(name, shape, std=1 / math.sqrt(shape[1]))  # lookup: row norm ~1
+        dense = lambda name, shape: ParamSpec(name, shape, std=1 / math.sqrt(shape[0]))  # fan-in
     specs = []
     if cfg.has_embed:
-        specs.append(ParamSpec("embed.W_E", (p, e), std=1 / math.sqrt(e)))  # lookup: row norm ~1
-    if cfg.factored:
-        specs.append(ParamSpec("mlp.W_in", (e, h), std=1 / math.sqrt(e)))  # fan-in
-    else:
-        specs.append(ParamSpec("mlp.W_in", (p, h), std=1 / math.sqrt(h)))  # lookup: row norm ~1
+        specs.append(table("embed.W_E", (p, e)))
+    specs.append(dense("mlp.W_in", (e, h)) if cfg.factored else table("mlp.W_in", (p, h)))
     if cfg.bias:
         specs.append(ParamSpec("mlp.b_in", (h,)))
-    if cfg.output == "collapsed":
-        specs.append(ParamSpec("mlp.W_out", (h, p), std=1 / math.sqrt(h)))  # fan-in
-    else:
-        specs.append(ParamSpec("mlp.W_out", (h, e), std=1 / math.sqrt(h)))  # fan-in
+    specs.append(dense("mlp.W_out", (h, p) if cfg.output == "collapsed" else (h, e)))
     if cfg.output == "untied":
-        specs.append(ParamSpec("unembed.W_U", (e, p), std=1 / math.sqrt(e)))  # fan-in
+        specs.append(table("unembed.W_U", (e, p)) if cfg.init == "pair" else dense("unembed.W_U", (e, p)))
     return specs
 
 

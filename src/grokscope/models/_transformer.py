@@ -5,15 +5,24 @@ d_model 128, 4 heads of d_head 32, d_mlp 512, ReLU, learned positional embedding
 no LayerNorm, MLP biases, no attention biases; tokens ``a b =`` (vocab p+1), logits at the last
 position. Power et al. 2022 ("Grokking: Generalization Beyond Overfitting"): two layers, width 128,
 4 heads; their code (openai/grok, ``DecoderBlock``) applies LayerNorm *after* each residual add
-(``norm="post"``), has no biases and uses fixed sinusoidal positions, which we do not reproduce
-(positions are learned here).
+(``norm="post"``), has no biases (``mlp_bias=False``) and uses fixed sinusoidal positions
+(``pos="sinusoidal"``). Lee et al. 2024 ("Grokfast"; ironjr/grokfast ``main.py``): two pre-LayerNorm
+layers whose block overwrites the residual stream with its first LayerNorm's output
+(``norm="pre_overwrite"``: ``x = ln_1(x); x = x + attn(x); x = x + mlp(ln_2(x))``), attention and
+MLP biases (``attn_bias``), GELU, torch's default initialization of ``nn.MultiheadAttention``
+(``init="torch-mha"``), logits over the whole vocabulary (``unembed="vocab"``).
 
 Weights use TransformerLens names; per block ``attn.W_Q/W_K/W_V [n_heads, d_model, d_head]``,
 ``attn.W_O [n_heads, d_head, d_model]``, ``mlp.W_in [d_model, d_mlp]``, ``mlp.b_in``, ``mlp.W_out``,
 ``mlp.b_out``, and ``ln1``/``ln2`` (``w``, ``b``) when ``norm != "none"`` (plus ``ln_final`` for "pre").
 
-Init follows Nanda et al. 2023's code: std ``1/sqrt(d_model)`` for W_E, W_pos, W_Q, W_K, W_V, W_O,
-W_in and W_out (sic: not fan-in ``1/sqrt(d_mlp)`` for W_out), ``1/sqrt(d_vocab)`` for W_U, zero biases.
+Init (``init="nanda"``, the default) follows Nanda et al. 2023's code: std ``1/sqrt(d_model)`` for
+W_E, W_pos, W_Q, W_K, W_V, W_O, W_in and W_out (sic: not fan-in ``1/sqrt(d_mlp)`` for W_out),
+``1/sqrt(d_vocab)`` for W_U, zero biases. ``init="torch-linear"`` draws what torch's modules draw
+when every projection is an ``nn.Linear`` (openai/grok): embeddings N(0, 1) (``nn.Embedding``),
+weights and biases U(±1/sqrt(fan_in)); ``"torch-mha"`` differs in attention, drawn as
+``nn.MultiheadAttention`` draws it (ironjr/grokfast): W_Q, W_K, W_V Xavier-uniform over the packed
+``[3·d_model, d_model]`` input projection, its biases and W_O's bias zero.
 
 The ensemble's fast path (``last_only=True``, the default) is exact, not approximate: since only the
 last position's logits are read, the last layer computes queries, attention output, MLP and
@@ -24,6 +33,7 @@ embedding (``norm != "pre"``), its queries/keys/values are looked up from per-to
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -32,14 +42,20 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from grokscope.errors import ConfigError
+from grokscope.validate import check_bool
 
 from ._anatomy import Anatomy, ModelCost, WeightView, param_count, state_tensor
-from ._common import EnsembleBase, ParamSpec, ReferenceBase, activation, check_choice, check_positive_int, lookup, record
+from ._common import (EnsembleBase, ParamSpec, ReferenceBase, activation, check_choice, check_positive_int, lookup,
+                      record)
 from ._registry import register_architecture
 
 __all__ = ["TransformerConfig", "Transformer", "TransformerEnsemble"]
 
-_NORMS = ("none", "pre", "post")
+_NORMS = ("none", "pre", "post", "pre_overwrite")
+_PRE = ("pre", "pre_overwrite")  # LayerNorm before attention and MLP, and a final one before W_U
+_POS = ("learned", "sinusoidal")
+_INITS = ("nanda", "torch-linear", "torch-mha")
+_UNEMBED = ("classes", "vocab")
 
 
 @dataclass(frozen=True)
@@ -59,16 +75,33 @@ class TransformerConfig:
     d_mlp: int = 512  # Nanda 2023: 4 * d_model
     n_layers: int = 1  # Nanda 2023 (Power 2022: 2)
     act: str = "relu"  # Nanda 2023
-    norm: str = "none"  # Nanda 2023 has no LayerNorm; Power 2022's code is "post"
+    norm: str = "none"  # Nanda 2023 has no LayerNorm; Power 2022's code is "post"; grokfast's "pre_overwrite"
     ln_eps: float = 1e-5  # torch.nn.LayerNorm's default, which openai/grok uses
+    pos: str = "learned"  # Nanda 2023, grokfast; openai/grok (Power 2022) uses fixed "sinusoidal" positions
+    attn_bias: bool = False  # Nanda 2023 has none; nn.MultiheadAttention (grokfast) has b_Q, b_K, b_V, b_O
+    mlp_bias: bool = True  # Nanda 2023; openai/grok's FFN has none
+    init: str = "nanda"  # Nanda 2023's code; "torch-linear" (openai/grok), "torch-mha" (grokfast): see above
+    # "classes": logits for the task's classes (Nanda 2023); "vocab": for every token, as a language
+    # model's head (openai/grok, grokfast), the non-answer tokens being wrong answers.
+    unembed: str = "classes"
 
     def __post_init__(self):
         for name in ("d_vocab", "n_ctx", "n_classes", "d_model", "n_heads", "d_head", "d_mlp", "n_layers"):
             check_positive_int(getattr(self, name), f"model.{name}")
         activation(self.act)
         check_choice(self.norm, "model.norm", _NORMS)
+        check_choice(self.pos, "model.pos", _POS)
+        check_choice(self.init, "model.init", _INITS)
+        check_choice(self.unembed, "model.unembed", _UNEMBED)
+        check_bool(self.attn_bias, "model.attn_bias")
+        check_bool(self.mlp_bias, "model.mlp_bias")
         if not (isinstance(self.ln_eps, (int, float)) and self.ln_eps > 0):
             raise ConfigError(f"model.ln_eps={self.ln_eps!r}: must be a number > 0")
+        if self.unembed == "vocab" and self.n_classes != self.d_vocab:
+            if self.n_classes > self.d_vocab:
+                raise ConfigError(f"model.unembed='vocab': the task's {self.n_classes} classes must be tokens "
+                                  f"(at most d_vocab={self.d_vocab})")
+            object.__setattr__(self, "n_classes", self.d_vocab)  # class c is token c; the others never the answer
 
     @classmethod
     def nanda2023(cls, p: int = 113) -> "TransformerConfig":
@@ -81,24 +114,77 @@ class TransformerConfig:
         return cls(d_vocab=p + 1, n_classes=p, n_layers=2, norm="post")
 
 
+def _init_stds(cfg: TransformerConfig) -> dict[str, tuple[float | None, bool]]:
+    """``{role: (std, uniform)}`` of each kind of parameter under ``cfg.init`` (std None: zeros)."""
+    D, M, HE = cfg.d_model, cfg.d_mlp, cfg.n_heads * cfg.d_head
+    if cfg.init == "nanda":  # randn / sqrt(d_model) for every matrix but W_U; zero biases
+        std = 1 / math.sqrt(D)
+        return {"W_E": (std, False), "W_pos": (std, False), "W_QKV": (std, False), "W_O": (std, False),
+                "b_QKV": (None, False), "b_O": (None, False), "W_in": (std, False), "b_in": (None, False),
+                "W_out": (std, False), "b_out": (None, False), "W_U": (1 / math.sqrt(cfg.d_vocab), False)}
+    lin = lambda fan_in: (1 / math.sqrt(3 * fan_in), True)  # nn.Linear: U(±1/sqrt(fan_in)), std = bound/sqrt(3)
+    out = {"W_E": (1.0, False), "W_pos": (1.0, False), "W_QKV": lin(D), "b_QKV": lin(D), "W_O": lin(HE),
+           "b_O": lin(HE), "W_in": lin(D), "b_in": lin(D), "W_out": lin(M), "b_out": lin(M), "W_U": lin(D)}
+    if cfg.init == "torch-mha":  # Xavier-uniform over the packed [3·D, D] in_proj; zero in_proj and out biases
+        out.update(W_QKV=(math.sqrt(6 / (D + 3 * HE)) / math.sqrt(3), True), b_QKV=(None, False), b_O=(None, False))
+    return out
+
+
 def _specs(cfg: TransformerConfig) -> list[ParamSpec]:
     D, H, E, M = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.d_mlp
-    std = 1 / math.sqrt(D)  # Nanda 2023 uses randn / sqrt(d_model) for every matrix but W_U
-    specs = [ParamSpec("embed.W_E", (cfg.d_vocab, D), std), ParamSpec("pos_embed.W_pos", (cfg.n_ctx, D), std)]
+    init = _init_stds(cfg)
+
+    def spec(name: str, shape: tuple[int, ...], role: str) -> ParamSpec:
+        std, uniform = init[role]
+        return ParamSpec(name, shape, std, dist="uniform" if uniform else "normal")
+
+    specs = [spec("embed.W_E", (cfg.d_vocab, D), "W_E")]
+    if cfg.pos == "learned":
+        specs.append(spec("pos_embed.W_pos", (cfg.n_ctx, D), "W_pos"))
     for l in range(cfg.n_layers):
         b = f"blocks.{l}."
         if cfg.norm != "none":
             specs += [ParamSpec(b + "ln1.w", (D,), fill=1.0), ParamSpec(b + "ln1.b", (D,))]
-        specs += [ParamSpec(b + f"attn.{w}", (H, D, E), std) for w in ("W_Q", "W_K", "W_V")]
-        specs.append(ParamSpec(b + "attn.W_O", (H, E, D), std))
+        specs += [spec(b + f"attn.{w}", (H, D, E), "W_QKV") for w in ("W_Q", "W_K", "W_V")]
+        if cfg.attn_bias:
+            specs += [spec(b + f"attn.{w}", (H, E), "b_QKV") for w in ("b_Q", "b_K", "b_V")]
+        specs.append(spec(b + "attn.W_O", (H, E, D), "W_O"))
+        if cfg.attn_bias:
+            specs.append(spec(b + "attn.b_O", (D,), "b_O"))
         if cfg.norm != "none":
             specs += [ParamSpec(b + "ln2.w", (D,), fill=1.0), ParamSpec(b + "ln2.b", (D,))]
-        specs += [ParamSpec(b + "mlp.W_in", (D, M), std), ParamSpec(b + "mlp.b_in", (M,))]
-        specs += [ParamSpec(b + "mlp.W_out", (M, D), std), ParamSpec(b + "mlp.b_out", (D,))]
-    if cfg.norm == "pre":
+        specs.append(spec(b + "mlp.W_in", (D, M), "W_in"))
+        if cfg.mlp_bias:
+            specs.append(spec(b + "mlp.b_in", (M,), "b_in"))
+        specs.append(spec(b + "mlp.W_out", (M, D), "W_out"))
+        if cfg.mlp_bias:
+            specs.append(spec(b + "mlp.b_out", (D,), "b_out"))
+    if cfg.norm in _PRE:
         specs += [ParamSpec("ln_final.w", (D,), fill=1.0), ParamSpec("ln_final.b", (D,))]
-    specs.append(ParamSpec("unembed.W_U", (D, cfg.n_classes), 1 / math.sqrt(cfg.d_vocab)))
+    specs.append(spec("unembed.W_U", (D, cfg.n_classes), "W_U"))
     return specs
+
+
+@functools.lru_cache(maxsize=8)
+def _sinusoid(n_ctx: int, d_model: int) -> Tensor:
+    """openai/grok's fixed positions ``[n_ctx, d_model]`` (float64): ``sin(pos / 10000^(i/d))`` at
+    even ``i``, ``cos(pos / 10000^((i-1)/d))`` at odd ``i`` (Vaswani et al. 2017)."""
+    pos = torch.arange(n_ctx, dtype=torch.float64)[:, None]
+    i = torch.arange(d_model)
+    angle = pos / 10000 ** ((i - i % 2).double() / d_model)  # [n_ctx, d_model]
+    return torch.where(i % 2 == 0, angle.sin(), angle.cos())
+
+
+def _positions(module, first: int, T: int) -> Tensor:
+    """Position embeddings of positions ``first..T-1``: ``[(model,) T-first, d_model]``, learned or fixed."""
+    if module.cfg.pos == "learned":
+        return module.pos_embed.W_pos[..., first:T, :]
+    W_E = module.embed.W_E
+    return _sinusoid(module.cfg.n_ctx, module.cfg.d_model)[first:T].to(W_E.dtype).to(W_E.device)
+
+
+def _bias(module, name: str) -> Tensor | None:
+    return getattr(module, name, None)
 
 
 class Transformer(ReferenceBase):
@@ -126,33 +212,43 @@ class Transformer(ReferenceBase):
         cfg = self.cfg
         T = tokens.shape[1]
         embed = record(cache, "hook_embed", self.embed.W_E[tokens])  # [batch, pos, d_model]
-        pos = record(cache, "hook_pos_embed", self.pos_embed.W_pos[:T].expand_as(embed))
+        pos = record(cache, "hook_pos_embed", _positions(self, 0, T).expand_as(embed))
         x = embed + pos
         causal = torch.ones(T, T, dtype=torch.bool, device=tokens.device).tril()  # [q, k]
+        pre_ln = cfg.norm in _PRE
         for l, blk in enumerate(self.blocks):
             b = f"blocks.{l}."
             record(cache, b + "hook_resid_pre", x)
-            h = self._ln(x, blk.ln1) if cfg.norm == "pre" else x
-            q = record(cache, b + "attn.hook_q", torch.einsum("bpd,hde->bphe", h, blk.attn.W_Q))
-            k = record(cache, b + "attn.hook_k", torch.einsum("bpd,hde->bphe", h, blk.attn.W_K))
-            v = record(cache, b + "attn.hook_v", torch.einsum("bpd,hde->bphe", h, blk.attn.W_V))
+            h = self._ln(x, blk.ln1) if pre_ln else x
+            if cfg.norm == "pre_overwrite":
+                x = h  # grokfast's Block: the residual stream continues from ln_1's output
+            qkv = []
+            for w in ("Q", "K", "V"):
+                t = torch.einsum("bpd,hde->bphe", h, getattr(blk.attn, f"W_{w}"))  # [batch, pos, head, d_head]
+                bias = _bias(blk.attn, f"b_{w}")
+                qkv.append(record(cache, b + f"attn.hook_{w.lower()}", t if bias is None else t + bias))
+            q, k, v = qkv
             scores = torch.einsum("bqhe,bkhe->bhqk", q, k) / math.sqrt(cfg.d_head)
             scores = scores.masked_fill(~causal, float("-inf"))  # no attending to later positions
             pattern = record(cache, b + "attn.hook_pattern", scores.softmax(dim=-1))  # [batch, head, q, k]
             z = record(cache, b + "attn.hook_z", torch.einsum("bhqk,bkhe->bqhe", pattern, v))
-            attn_out = record(cache, b + "hook_attn_out", torch.einsum("bqhe,hed->bqd", z, blk.attn.W_O))
-            x = x + attn_out
+            attn_out = torch.einsum("bqhe,hed->bqd", z, blk.attn.W_O)
+            b_O = _bias(blk.attn, "b_O")
+            x = x + record(cache, b + "hook_attn_out", attn_out if b_O is None else attn_out + b_O)
             if cfg.norm == "post":
                 x = self._ln(x, blk.ln1)
             record(cache, b + "hook_resid_mid", x)
-            h = self._ln(x, blk.ln2) if cfg.norm == "pre" else x
-            pre = record(cache, b + "mlp.hook_pre", h @ blk.mlp.W_in + blk.mlp.b_in)  # [batch, pos, d_mlp]
+            h = self._ln(x, blk.ln2) if pre_ln else x
+            b_in, b_out = _bias(blk.mlp, "b_in"), _bias(blk.mlp, "b_out")
+            pre = h @ blk.mlp.W_in
+            pre = record(cache, b + "mlp.hook_pre", pre if b_in is None else pre + b_in)  # [batch, pos, d_mlp]
             post = record(cache, b + "mlp.hook_post", activation(cfg.act)(pre))
-            x = x + record(cache, b + "hook_mlp_out", post @ blk.mlp.W_out + blk.mlp.b_out)
+            out = post @ blk.mlp.W_out
+            x = x + record(cache, b + "hook_mlp_out", out if b_out is None else out + b_out)
             if cfg.norm == "post":
                 x = self._ln(x, blk.ln2)
             record(cache, b + "hook_resid_post", x)
-        if cfg.norm == "pre":
+        if pre_ln:
             x = self._ln(x, self.ln_final)
         final = record(cache, "hook_resid_final", x[:, -1])  # [batch, d_model]: the answer is read here
         return record(cache, "hook_logits", final @ self.unembed.W_U)
@@ -173,10 +269,11 @@ def _proj(x: Tensor, W: Tensor) -> Tensor:
     return torch.bmm(x.reshape(m, b * t, d), w).view(m, b, t, h, e)
 
 
-def _linear(x: Tensor, W: Tensor, bias: Tensor) -> Tensor:
-    """``x [model, batch, pos, d_in] · W [model, d_in, d_out] + bias [model, d_out]``."""
+def _linear(x: Tensor, W: Tensor, bias: Tensor | None) -> Tensor:
+    """``x [model, batch, pos, d_in] · W [model, d_in, d_out] (+ bias [model, d_out])``."""
     m, b, t, d = x.shape
-    out = torch.baddbmm(bias[:, None, :], x.reshape(m, b * t, d), W)  # [model, batch*pos, d_out]
+    flat = x.reshape(m, b * t, d)
+    out = torch.bmm(flat, W) if bias is None else torch.baddbmm(bias[:, None, :], flat, W)  # [model, batch*pos, d_out]
     return out.view(m, b, t, -1)
 
 
@@ -254,16 +351,16 @@ class TransformerEnsemble(EnsembleBase):
         cfg = self.cfg
         shared = tokens.dim() == 2
         T = tokens.shape[-1]
-        tables = last_only and cfg.norm != "pre"
+        tables = last_only and cfg.norm not in _PRE
         # With tables and a single layer, only the last position's residual is ever read.
         first = T - 1 if (tables and cfg.n_layers == 1 and cache is None) else 0
         embed = record(cache, "hook_embed", lookup(self.embed.W_E, tokens[..., first:], shared))  # [model, batch, pos, d_model]
-        pos = record(cache, "hook_pos_embed", self.pos_embed.W_pos[:, None, first:T].expand_as(embed))
+        pos = record(cache, "hook_pos_embed", _positions(self, first, T).unsqueeze(-3).expand_as(embed))
         x = embed + pos
         for l in range(cfg.n_layers):
             last = last_only and l == cfg.n_layers - 1
             x = self._block(l, x, tokens, shared, last, tables and l == 0, cache)
-        if cfg.norm == "pre":
+        if cfg.norm in _PRE:
             x = _ln(x, self.ln_final, cfg.ln_eps)
         final = record(cache, "hook_resid_final", x[:, :, -1])  # [model, batch, d_model]
         return record(cache, "hook_logits", torch.bmm(final, self.unembed.W_U))  # [model, batch, n_classes]
@@ -271,7 +368,8 @@ class TransformerEnsemble(EnsembleBase):
     def _qkv_from_tables(self, W: Tensor, tokens: Tensor, shared: bool, first: int) -> Tensor:
         """Layer-0 ``(W_E[tok] + W_pos[pos]) · W`` for positions ``first..`` via per-token tables."""
         tab = torch.einsum("mvd,mhde->mvhe", self.embed.W_E, W)  # [model, d_vocab, head, d_head]
-        pos = torch.einsum("mtd,mhde->mthe", self.pos_embed.W_pos[:, first : tokens.shape[-1]], W)
+        positions = _positions(self, first, tokens.shape[-1]).expand(W.shape[0], -1, -1)  # [model, pos, d_model]
+        pos = torch.einsum("mtd,mhde->mthe", positions, W)
         return lookup(tab, tokens[..., first:], shared) + pos[:, None]  # [model, batch, pos, head, d_head]
 
     def _block(self, l: int, x: Tensor, tokens: Tensor, shared: bool, last: bool, tables: bool, cache) -> Tensor:
@@ -284,10 +382,14 @@ class TransformerEnsemble(EnsembleBase):
             k = self._qkv_from_tables(blk.attn.W_K, tokens, shared, 0)
             v = self._qkv_from_tables(blk.attn.W_V, tokens, shared, 0)
         else:
-            h = _ln(x, blk.ln1, cfg.ln_eps) if cfg.norm == "pre" else x
+            h = _ln(x, blk.ln1, cfg.ln_eps) if cfg.norm in _PRE else x
+            if cfg.norm == "pre_overwrite":
+                x = h  # grokfast's Block: the residual stream continues from ln_1's output
             q = _proj(h[:, :, T - n_q :], blk.attn.W_Q)  # [model, batch, q, head, d_head]
             k = _proj(h, blk.attn.W_K)  # [model, batch, pos, head, d_head]
             v = _proj(h, blk.attn.W_V)
+        if cfg.attn_bias:  # b_Q, b_K, b_V [model, head, d_head]
+            q, k, v = (t + getattr(blk.attn, f"b_{w}")[:, None, None] for t, w in ((q, "Q"), (k, "K"), (v, "V")))
         record(cache, b + "attn.hook_q", q)
         record(cache, b + "attn.hook_k", k)
         record(cache, b + "attn.hook_v", v)
@@ -295,16 +397,18 @@ class TransformerEnsemble(EnsembleBase):
         record(cache, b + "attn.hook_pattern", pattern)  # [model, batch, head, q, k]
         record(cache, b + "attn.hook_z", z)  # [model, batch, q, head, d_head]
         w_o = blk.attn.W_O.reshape(m, cfg.n_heads * cfg.d_head, cfg.d_model)  # [model, head*d_head, d_model]
-        attn_out = torch.bmm(z.reshape(m, n_b * n_q, -1), w_o).view(m, n_b, n_q, cfg.d_model)
+        flat_z = z.reshape(m, n_b * n_q, -1)
+        attn_out = (torch.bmm(flat_z, w_o) if not cfg.attn_bias else
+                    torch.baddbmm(blk.attn.b_O[:, None, :], flat_z, w_o)).view(m, n_b, n_q, cfg.d_model)
         record(cache, b + "hook_attn_out", attn_out)
         x = x[:, :, -n_q:] + attn_out  # [model, batch, q, d_model]
         if cfg.norm == "post":
             x = _ln(x, blk.ln1, cfg.ln_eps)
         record(cache, b + "hook_resid_mid", x)
-        h = _ln(x, blk.ln2, cfg.ln_eps) if cfg.norm == "pre" else x
-        pre = record(cache, b + "mlp.hook_pre", _linear(h, blk.mlp.W_in, blk.mlp.b_in))  # [model, batch, q, d_mlp]
+        h = _ln(x, blk.ln2, cfg.ln_eps) if cfg.norm in _PRE else x
+        pre = record(cache, b + "mlp.hook_pre", _linear(h, blk.mlp.W_in, _bias(blk.mlp, "b_in")))  # [model, batch, q, d_mlp]
         post = record(cache, b + "mlp.hook_post", activation(cfg.act)(pre))
-        x = x + record(cache, b + "hook_mlp_out", _linear(post, blk.mlp.W_out, blk.mlp.b_out))
+        x = x + record(cache, b + "hook_mlp_out", _linear(post, blk.mlp.W_out, _bias(blk.mlp, "b_out")))
         if cfg.norm == "post":
             x = _ln(x, blk.ln2, cfg.ln_eps)
         return record(cache, b + "hook_resid_post", x)

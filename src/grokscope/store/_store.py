@@ -339,3 +339,16 @@ class Store(Connection):
         conn = self._conn()
         self._require_run(conn, run_id)
         return [r[0] for r in conn.execute("SELECT name FROM arrays WHERE run_id=? ORDER BY name", (int(run_id),))]
+
+    # -------------------------------------------------------------------- frames
+    def frame(self, target: int | str, table: str = "metrics", names: Iterable[str] | None = None):
+        """A pandas DataFrame of run ``target`` (an id) or sweep ``target`` (a name).
+
+        ``table="metrics"``: one row per (run, member, step, metric, value), NaNs (not measured)
+        left out; ``names`` keeps those metrics. ``table="members"``: one row per member with its
+        outcome fields and its whole config (``config.<key>``). See ``grokscope.export`` and
+        docs/exports.md. An unknown run or sweep is a ``ConfigError``.
+        """
+        from grokscope.export._frame import frame
+
+        return frame(self, target, table=table, names=names)

@@ -12,6 +12,7 @@ from grokscope.tasks._digits import DIGITS_SCALES, Digits
 from grokscope.tasks._factory import TASK_KINDS, make_task, register_task, unregister_task
 from grokscope.tasks._groups import DihedralGroup, PermutationGroup
 from grokscope.tasks._modular import MODULAR_OPS, ModularArithmetic
+from grokscope.tasks._multitask_parity import MultitaskParity, zipf_probs
 from grokscope.tasks._parity import SparseParity
 from grokscope.tasks._split import DATA_STREAM, SPLITS, Split, default_train_frac, split, split_for_run
 
@@ -30,6 +31,8 @@ __all__ = [
     "PermutationGroup",
     "DihedralGroup",
     "SparseParity",
+    "MultitaskParity",
+    "zipf_probs",
     "Digits",
     "DIGITS_SCALES",
     "Split",

@@ -10,6 +10,7 @@ from grokscope.tasks._base import Task
 from grokscope.tasks._digits import Digits
 from grokscope.tasks._groups import DihedralGroup, PermutationGroup
 from grokscope.tasks._modular import MODULAR_OPS, ModularArithmetic
+from grokscope.tasks._multitask_parity import MultitaskParity
 from grokscope.tasks._parity import SparseParity
 
 __all__ = ["make_task", "register_task", "unregister_task", "TASK_KINDS"]
@@ -20,6 +21,7 @@ _CLASSES: dict[str, type] = {
     "dihedral": DihedralGroup,
     "parity": SparseParity,
     "digits": Digits,  # real-valued 8x8 images from scikit-learn (Omnigrok's MNIST, offline)
+    "multitask_parity": MultitaskParity,  # Zipf-weighted parity subtasks (Michaud et al. 2023, quanta)
 }
 TASK_KINDS: tuple[str, ...] = tuple(_CLASSES)  # the built-in kinds; register_task adds more
 
@@ -58,8 +60,10 @@ def make_task(kind: str, **kwargs: object) -> Task:
 
     Kinds: ``modular`` (``op``, ``p``, ``pairs``, ``eq_token``), ``permutation`` (``n``,
     ``eq_token``), ``dihedral`` (``n``, ``eq_token``), ``parity`` (``n_bits``, ``k``,
-    ``positions``, ``n_train``, ``n_test``, ``seed``), ``digits`` (``scale``). A modular op name is also accepted
-    as the kind: ``make_task("add", p=67)`` is ``make_task("modular", op="add", p=67)``.
+    ``positions``, ``n_train``, ``n_test``, ``seed``), ``digits`` (``scale``), ``multitask_parity`` (``n_tasks``,
+    ``n``, ``k``, ``alpha`` | ``zipf_exponent``, ``n_train``, ``n_test_per_task``, ``online``, ``seed``,
+    ``subsets``). A modular op name is also accepted as the kind: ``make_task("add", p=67)`` is
+    ``make_task("modular", op="add", p=67)``.
     Built tasks are cached, so equal arguments return the same instance: never modify
     its tensors in place.
 

@@ -72,7 +72,10 @@ class ModularArithmetic(TaskBase):
     Pearce et al. 2023, so the test set holds no mirror image of a training pair).
     ``eq_token=True`` appends the "=" token (id ``p``), giving the context ``a b =`` of
     Nanda et al. 2023 ("Progress measures for grokking via mechanistic interpretability",
-    arXiv:2301.05217); otherwise the context is ``a b``.
+    arXiv:2301.05217); otherwise the context is ``a b``. ``op_token=True`` puts the operation's
+    token between the operands (id ``p + 1`` with "=", ``p`` without): ``a ∘ b =``, each symbol a
+    token, as in Power et al. 2022 and ironjr/grokfast. ``b_nonzero=True`` leaves out ``b = 0``
+    (ironjr/grokfast's ``x ∘ y`` for ``0 < y < p``; division always does).
 
     >>> task = ModularArithmetic(op="add", p=5)
     >>> task.inputs[7].tolist(), int(task.labels[7])
@@ -85,12 +88,16 @@ class ModularArithmetic(TaskBase):
     p: int = 97  # Power et al. 2022 use p = 97; Nanda et al. 2023 use 113, PAIR 67.
     pairs: str = "ordered"
     eq_token: bool = False
+    op_token: bool = False
+    b_nonzero: bool = False
 
     def __post_init__(self) -> None:
         op = check_choice(self.op, "task.op", MODULAR_OPS)
         p = check_int(self.p, "task.p", 2, _MAX_P)
         check_choice(self.pairs, "task.pairs", ("ordered", "unordered"))
         eq_token = check_bool(self.eq_token, "task.eq_token")
+        op_token = check_bool(self.op_token, "task.op_token")
+        b_nonzero = check_bool(self.b_nonzero, "task.b_nonzero")
         if op == "div" and not is_prime(p):
             raise ConfigError(f"task.p={p}: op 'div' needs a prime modulus (b must be invertible)")
         unordered = self.pairs == "unordered"
@@ -102,22 +109,26 @@ class ModularArithmetic(TaskBase):
 
         a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")  # [p, p] each
         keep = torch.ones(p, p, dtype=torch.bool)
-        if op == "div":
+        if op == "div" or b_nonzero:
             keep &= b != 0
         if unordered:
             keep &= a <= b
         a, b = a[keep], b[keep]  # [n_all] each, a-major order
         pairs = torch.stack([a, b], dim=1)  # [n_all, 2]
         inputs = with_eq_token(pairs, eq_id=p) if eq_token else pairs
+        op_id = p + int(eq_token)
+        if op_token:
+            inputs = torch.cat([inputs[:, :1], torch.full_like(inputs[:, :1], op_id), inputs[:, 1:]], dim=1)
 
-        slug = f"mod{p}_{op}" + ("_unordered" if unordered else "") + ("_eq" if eq_token else "")
+        slug = (f"mod{p}_{op}" + ("_unordered" if unordered else "") + ("_nz" if b_nonzero and op != "div" else "")
+                + ("_op" if op_token else "") + ("_eq" if eq_token else ""))
         set_frozen(
             self,
             inputs=inputs.contiguous(),
             labels=_apply(op, a, b, p),
-            vocab_size=p + 1 if eq_token else p,
+            vocab_size=p + int(eq_token) + int(op_token),
             n_classes=p,
-            n_ctx=3 if eq_token else 2,
+            n_ctx=2 + int(eq_token) + int(op_token),
             name=slug,
             # Every op gets Fourier analysis over Z_p; whether it finds structure is the
             # analysis' business (x^2+y^2 has none in the additive characters of a, b).
@@ -127,14 +138,19 @@ class ModularArithmetic(TaskBase):
         )
 
     @property
+    def operand_columns(self) -> tuple[int, int]:
+        """The columns of ``inputs`` that hold ``a`` and ``b`` (the op token, when present, sits between)."""
+        return (0, 2) if self.op_token else (0, 1)
+
+    @property
     def commutative(self) -> bool:
         return self.op in _COMMUTATIVE
 
     def describe(self) -> str:
         which = "pairs a <= b" if self.pairs == "unordered" else "ordered pairs"
-        if self.op == "div":
+        if self.op == "div" or self.b_nonzero:
             which += ", b != 0"
-        context = "'a b ='" if self.eq_token else "'a b'"
+        context = "'a" + (" ∘" if self.op_token else "") + " b" + (" =" if self.eq_token else "") + "'"
         return (
             f"{_FORMULAS[self.op]} mod {self.p} over {which} ({self.n_all} inputs), "
             f"context {context}, vocab {self.vocab_size}, {self.n_classes} classes"

@@ -10,6 +10,13 @@ task names off membership weights, which is exact because tasks enumerate their 
 Inputs are token ids (``task.input_kind == "tokens"``) or real-valued features (``"features"``),
 which are cast to the model's dtype once, here.
 
+Online sampling: a task whose ``online`` attribute is true (multitask sparse parity with
+``online = true``) trains on fresh rows. It provides ``task.sample(n_rows, generator) ->
+(inputs [n_rows, ...], labels [n_rows])``, and every step each member draws its batch from its own
+minibatch generator (the generators the run state saves, so a resume draws the same batches).
+``batch_size = 0`` then means a fresh batch as large as the largest training split. The
+training split is never trained on: its rows are only measured (``train_loss``).
+
 >>> from grokscope.tasks import make_task, split
 >>> task = make_task("add", p=5)
 >>> data = TrainData(task, split(task, 2, frac=[0.4, 0.8], seeds=[0, 1]), "cpu")
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import torch
 
+from grokscope.errors import ConfigError
 from grokscope.tasks import input_kind, task_groups
 from grokscope.train._losses import per_example_loss
 
@@ -37,6 +45,9 @@ class TrainData:
         self.task = task
         self.dtype = dtype
         self.input_kind = input_kind(task)
+        self.online = bool(getattr(task, "online", False))  # fresh rows every step from task.sample
+        if self.online and not callable(getattr(task, "sample", None)):
+            raise ConfigError(f"task {task.name!r} is online but has no sample(n_rows, generator) to draw batches")
         inputs = task.inputs.to(device)  # [n_all, n_ctx] long, or [n_all, d_in] float
         self.inputs = inputs.to(dtype) if self.input_kind == "features" else inputs
         self.labels = task.labels.to(device)  # [n_all]
@@ -105,6 +116,8 @@ class TrainData:
         examples uniformly with replacement (a documented simplification of epoch shuffling), from its
         own generator ``gens[m]``.
         """
+        if self.online:
+            return self._fresh_batch(batch_size or int(self.n_train.max()), gens)
         if batch_size == 0:
             return self.train_inputs, self.train_labels, self.train_weights
         u = torch.stack([torch.rand(batch_size, generator=g, dtype=torch.float64) for g in gens])  # [model, B]
@@ -112,6 +125,16 @@ class TrainData:
         idx = torch.gather(self.train_idx, 1, pos)
         w = torch.full(pos.shape, 1.0 / batch_size, device=pos.device, dtype=self.dtype)
         return self.inputs[idx], self.labels[idx], w
+
+    def _fresh_batch(self, n_rows: int, gens: list[torch.Generator]):
+        """Online: member ``m`` draws ``n_rows`` new rows with ``task.sample`` from ``gens[m]``, weights 1/n_rows."""
+        drawn = [self.task.sample(n_rows, g) for g in gens]
+        device = self.labels.device
+        x = torch.stack([d[0] for d in drawn]).to(device)  # [model, B, d_in | n_ctx]
+        if self.input_kind == "features":
+            x = x.to(self.dtype)
+        y = torch.stack([d[1] for d in drawn]).to(device)  # [model, B]
+        return x, y, torch.full(y.shape, 1.0 / n_rows, device=device, dtype=self.dtype)
 
     @torch.no_grad()
     def evaluate(self, model, loss: str) -> dict[str, torch.Tensor]:

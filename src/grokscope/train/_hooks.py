@@ -43,6 +43,7 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 import numpy as np
 
 from grokscope.analysis._phases import grokking_fields, update_first_crossing
+from grokscope.analysis._relapse import Relapses
 from grokscope.train._decided import STOP_AFTER_GROK
 
 __all__ = ["EvalHook", "EvalContext", "HookBase", "GrokkingHook"]
@@ -134,7 +135,8 @@ class GrokkingHook(HookBase):
     """Memorization / generalization steps per member, and ``stop_after_grok``.
 
     ``mem_step`` / ``gen_step``: the first evaluated step at which train / test accuracy reach
-    ``THRESHOLD`` (99%); -1 until then. With ``stop_after_grok``, training stops once every
+    ``THRESHOLD`` (99%); -1 until then. After ``gen_step`` it follows un-grokking (falls back below
+    90% test accuracy, recoveries: ``grokscope.analysis._relapse``). With ``stop_after_grok``, training stops once every
     live member is decided by :data:`~grokscope.train._decided.STOP_AFTER_GROK`: it has generalized
     and trained 25% past its generalization step.
     """
@@ -146,14 +148,17 @@ class GrokkingHook(HookBase):
         self.stop_after_grok = bool(stop_after_grok)
         self.mem_step = np.zeros(0, dtype=np.int64)
         self.gen_step = np.zeros(0, dtype=np.int64)
+        self.relapses = Relapses(0)
 
     def setup(self, n_members: int) -> None:
         self.mem_step = np.full(n_members, -1, dtype=np.int64)
         self.gen_step = np.full(n_members, -1, dtype=np.int64)
+        self.relapses = Relapses(n_members)
 
     def __call__(self, step: int, metrics: Mapping[str, np.ndarray], ctx: EvalContext) -> dict[str, np.ndarray]:
         update_first_crossing(self.mem_step, step, metrics["train_acc"])
         update_first_crossing(self.gen_step, step, metrics["test_acc"])
+        self.relapses.update(step, metrics["test_acc"], self.gen_step)
         if self.stop_after_grok and self._all_grokked(step, ctx.active):
             ctx.request_stop("every live member generalized (train.stop_after_grok)")
         return {}
@@ -165,12 +170,14 @@ class GrokkingHook(HookBase):
         return bool(live.any() and decided[live].all())
 
     def state_dict(self) -> dict[str, Any]:
-        return {"mem_step": self.mem_step.copy(), "gen_step": self.gen_step.copy()}
+        return {"mem_step": self.mem_step.copy(), "gen_step": self.gen_step.copy(), **self.relapses.state_dict()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.mem_step = np.asarray(state["mem_step"], dtype=np.int64).copy()
         self.gen_step = np.asarray(state["gen_step"], dtype=np.int64).copy()
+        self.relapses.load_state_dict(dict(state), len(self.gen_step))  # older states have no relapse keys
 
     def member_fields(self, ctx: EvalContext) -> list[dict[str, Any]]:
-        return [grokking_fields(int(m), int(g), diverged=bool(d >= 0))
-                for m, g, d in zip(self.mem_step, self.gen_step, ctx.diverged_step)]
+        return [{**grokking_fields(int(m), int(g), diverged=bool(d >= 0)), **rel}
+                for m, g, d, rel in zip(self.mem_step, self.gen_step, ctx.diverged_step,
+                                        self.relapses.fields(self.gen_step))]

@@ -50,6 +50,7 @@ from grokscope.train._losses import per_example_loss
 from grokscope.train._make_optimizer import make_optimizer
 from grokscope.train._retire import retire_hook
 from grokscope.train._schedule import eval_steps
+from grokscope.train._signals import SignalsHook
 from grokscope.train._state import RunState
 from grokscope.train._writer import RunWriter
 
@@ -118,7 +119,7 @@ def _train(cfg: RunConfig, store, resume: int | None, progress, extra_hooks: lis
     # ensemble around it (a sweep member equals its one-member run).
     gens = [generator(member_seed(s, BATCH_STREAM)) for s in seeds]
     retire = retire_hook(cfg.train)  # None unless train.retire_window / retire_frac turn the rule on
-    collapse = [CollapseHook()] if cfg.train.collapse_metrics else []
+    collapse = ([CollapseHook()] if cfg.train.collapse_metrics else []) + ([SignalsHook()] if cfg.train.signals else [])
     hooks = [GrokkingHook(cfg.train.stop_after_grok), *([retire] if retire else []), *collapse, *extra_hooks]
 
     writer = RunWriter(store, cfg.log.flush_seconds)
@@ -205,6 +206,8 @@ def _update(state: RunState, data: TrainData, cfg: RunConfig) -> None:
     inputs, labels, weights = data.batch(cfg.train.batch_size, state.gens)
     per_example = per_example_loss(state.model(inputs), labels, cfg.train.loss)  # [model, batch]
     member_loss = (per_example * weights).sum(1)  # [model]: each member's mean loss
+    if cfg.train.loss_scale != 1.0:
+        member_loss = member_loss * cfg.train.loss_scale  # the objective (PAIR's class-averaged CE); metrics stay unscaled
     finite = torch.isfinite(member_loss)
     if not bool(finite.all()):
         newly = state.active & ~finite  # [rows]

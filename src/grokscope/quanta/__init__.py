@@ -1,0 +1,34 @@
+"""The quantization model of neural scaling (Michaud et al. 2023) measured on trained networks.
+
+Emergence per quantum (``_emergence``): on multitask sparse parity, the step at which each
+subtask is learned against its frequency p_i (theory: slope -1), the number learned, and the
+mean loss as the frequency-weighted sum of the per-subtask drops (``_figures``).
+
+>>> from grokscope.quanta import learned_steps
+>>> import numpy as np
+>>> learned_steps(np.array([0, 5]), np.array([[1.0], [0.01]])).tolist()
+[5]
+"""
+
+from grokscope.quanta._emergence import (
+    LEARNED_BITS,
+    Emergence,
+    MemberEmergence,
+    emergence,
+    emergence_from_metrics,
+    learned_steps,
+)
+from grokscope.quanta._figures import decomposition_figure, learned_step_figure, save_emergence
+from grokscope.quanta._qdg import QDGConfig, QDGResult, per_sample_gradients, qdg, qdg_run
+
+__all__ = [
+    "Emergence",
+    "MemberEmergence",
+    "emergence",
+    "emergence_from_metrics",
+    "learned_steps",
+    "LEARNED_BITS",
+    "decomposition_figure",
+    "learned_step_figure",
+    "save_emergence",
+]
