@@ -21,13 +21,13 @@ import numpy as np
 
 from grokscope._json import jsonable
 from grokscope.analysis import (
+    THRESHOLD,
     analyze_run_data,
     first_step_at_or_above,
     load_run,
     phase_map,
     point_table,
 )
-from grokscope.analysis._phases import THRESHOLD
 from grokscope.errors import ConfigError, GrokscopeError
 from grokscope.explorer._binary import encode_arrays
 from grokscope.explorer._frames import member_frames, member_run

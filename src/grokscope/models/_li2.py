@@ -14,8 +14,9 @@ Init: Gaussian with the variance of the reference code's ``torch.nn.Linear`` def
 (uniform ±1/√fan_in, so std 1/√(3·fan_in): fan_in = p for each W block, d_hidden for V), times
 Omnigrok's α; ``zero_init_out=True`` starts V at 0 (Li2's Stage I from a silent top layer).
 
-Not here yet (issue 11): the mean-centred MSE loss P₁^⊥(Y − σ(XW)V) and the ridge-regression top
-layer V_ridge solved each step; both belong with the losses and the training loop.
+The mean-centred MSE loss P₁^⊥(Y − σ(XW)V) with the ridge-regression top layer V_ridge solved each
+step is trained by ``grokscope.li2.train_ridge`` (its own small full-batch loop, ``li2/_dynamics.py``),
+not by the general trainer, which has no per-layer weight decay or ridge step (docs/li2.md).
 """
 
 from __future__ import annotations
