@@ -6,7 +6,8 @@ A run config has five sections and a few top-level keys::
     [task]   kind, its options (see grokscope.tasks.make_task), train_frac | train_count,
              and optionally unseen_frac | unseen_count (a third split, never trained on)
     [model]  arch, its options (see grokscope.models), init_scale
-    [train]  steps, batch_size, loss, stop_after_grok, retire_window, retire_frac, collapse_metrics
+    [train]  steps, batch_size, loss, loss_scale, stop_after_grok, retire_window, retire_frac,
+             collapse_metrics, signals
     [optim]  name, lr, weight_decay, decay, betas, warmup, grokfast, clipping
     [log]    metric schedule, checkpoints, flush interval
 

@@ -33,7 +33,7 @@ from typing import Any
 from grokscope.errors import ConfigError, StoreError
 import grokscope.sweep._configs as C
 from grokscope.sweep import _tables as T
-from grokscope.sweep._pack import EnsemblePlan, pack, run_name
+from grokscope.sweep._pack import EnsemblePlan, measure_caps, pack, run_name
 from grokscope.sweep._progress import SweepProgress
 from grokscope.sweep._spec import SweepSpec
 from grokscope.sweep._train_plan import train_plan
@@ -56,6 +56,7 @@ class SweepReport:
     resumed: list[int] = field(default_factory=list)        # ensembles continued from a cut run (subset of trained)
     abandoned_runs: list[int] = field(default_factory=list)
     retried: list[int] = field(default_factory=list)        # Ray: ensembles resubmitted after a lost worker
+    stacks: dict[str, int] = field(default_factory=dict)    # max_ensemble="measure": size per shape (stored)
     members_trained: int = 0
     seconds: float = 0.0
 
@@ -89,7 +90,8 @@ def _short(v: Any) -> str:
     return s if len(s) <= 60 else s[:57] + "..."
 
 
-def _register(store, spec: SweepSpec, plans: list[EnsemblePlan]) -> int:
+def _register(store, spec: SweepSpec, plans: list[EnsemblePlan], measured: dict | None = None) -> int:
+    """Register the sweep and its plan (and the measured stack sizes), or check a registered one's spec."""
     canon = spec.canonical()
     with store.transaction() as conn:
         T.ensure_tables(conn)
@@ -112,6 +114,9 @@ def _register(store, spec: SweepSpec, plans: list[EnsemblePlan]) -> int:
             "INSERT INTO sweep_members (sweep_id, point, seed, vals, ensemble, slot) VALUES (?,?,?,?,?,?)",
             [(sid, pt, s, json.dumps(spec.points[pt].values, sort_keys=True), p.index, j)
              for p in plans for j, (pt, s) in enumerate(p.members)])
+        if measured:
+            conn.executemany("INSERT INTO sweep_stacks (sweep_id, shape, size, measured) VALUES (?,?,?,?)",
+                             [(sid, shape, choice.size, choice.to_json()) for shape, choice in measured.items()])
     return int(sid)
 
 
@@ -227,12 +232,18 @@ def run_sweep(spec: SweepSpec, store=None, *, backend: str = "inprocess", addres
         from grokscope._malloc import tune_malloc
 
         tune_malloc()
-    plans = pack(spec)
-    sweep_id = _register(store, spec, plans)
+    measured, caps = None, None
+    if not isinstance(spec.max_ensemble, int):  # "measure": the sizes stored with the plan, else time them now
+        caps = T.stored_stacks(store, spec.name)
+        if caps is None:
+            measured = measure_caps(spec)
+            caps = {shape: choice.size for shape, choice in measured.items()}
+    plans = pack(spec, caps=caps)
+    sweep_id = _register(store, spec, plans, measured)
     by_index = {p.index: p for p in plans}
     with store.transaction() as conn:
         status = dict(conn.execute("SELECT ensemble, status FROM sweep_ensembles WHERE sweep_id=?", (sweep_id,)))
-    report = SweepReport(name=spec.name, sweep_id=sweep_id, n_ensembles=len(plans))
+    report = SweepReport(name=spec.name, sweep_id=sweep_id, n_ensembles=len(plans), stacks=dict(caps or {}))
     report.skipped = sorted(i for i, s in status.items() if s == "done")
     pending = sorted(i for i, s in status.items() if s != "done")
     report.adopted, resumable, report.abandoned_runs = _recover(

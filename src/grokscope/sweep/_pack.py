@@ -13,7 +13,9 @@ keys (``task.train_frac``, ``task.train_count``, ``optim.lr``, ``optim.weight_de
    (members x training rows x width, the width each architecture states in ``cost(cfg)``) stays
    under ``ACTIVATION_BUDGET``: measured with
    ``benchmarks/bench_sweep.py`` on the 2-core CPU, 225 parity MLPs of width 258 on 1,750 rows
-   trained 0.8x as fast per member as one at a time, 6 of them 2.4x faster (cache, not FLOPs);
+   trained 0.8x as fast per member as one at a time, 6 of them 2.4x faster (cache, not FLOPs).
+   With ``max_ensemble = "measure"`` the cap of each shape is the size measured fastest
+   (``grokscope.sweep._measure``; ``caps``, keyed by :func:`shape_key`), within the same budget;
 3. each ensemble's config is the base config with the group's shared values and, for the
    per-member keys, one value per member; ``member_seeds[j]`` is
    ``member_seed(spec.seed, seed_index)`` of member j, and its ``name`` (the run's name in
@@ -39,7 +41,7 @@ from grokscope.seeding import member_seed
 from grokscope.sweep import _configs as C
 from grokscope.sweep._spec import SweepSpec
 
-__all__ = ["EnsemblePlan", "pack", "chunk_sizes", "run_name"]
+__all__ = ["EnsemblePlan", "pack", "chunk_sizes", "run_name", "shape_key", "measure_caps"]
 
 
 def run_name(sweep: str, ensemble: int) -> str:
@@ -98,38 +100,77 @@ def _member_cost(model: dict[str, Any], task) -> ModelCost:
     return arch.ensemble_cls.cost(cfg)
 
 
-def pack(spec: SweepSpec, *, validate: bool = True) -> list[EnsemblePlan]:
-    """The ensembles that train every member of ``spec``, in a deterministic order.
+def shape_key(shared: dict[str, Any]) -> str:
+    """The text identity of a shape: its shared swept values as sorted JSON."""
+    return json.dumps(shared, sort_keys=True)
 
-    ``validate=False`` skips the config round-trip per ensemble (for tests of the grouping).
-    """
+
+def _groups(spec: SweepSpec):
+    """``(groups {shape: [(point, seed index)]}, shared values per shape, list keys)`` in point order."""
     list_keys = [k for k in spec.keys if k in C.LIST_KEYS]
     shape_keys = [k for k in spec.keys if k not in C.LIST_KEYS]
     groups: dict[str, list[tuple[int, int]]] = {}
     shared_of: dict[str, dict[str, Any]] = {}
     for point in spec.points:
         shared = {k: point.values[k] for k in shape_keys}
-        gkey = json.dumps(shared, sort_keys=True)
+        gkey = shape_key(shared)
         shared_of.setdefault(gkey, shared)
         groups.setdefault(gkey, []).extend((point.index, s) for s in spec.seed_indices)
+    return groups, shared_of, list_keys
+
+
+def _cap_limit(spec: SweepSpec) -> int:
+    from grokscope.sweep._spec import DEFAULT_MAX_ENSEMBLE
+
+    return spec.max_ensemble if isinstance(spec.max_ensemble, int) else DEFAULT_MAX_ENSEMBLE
+
+
+def measure_caps(spec: SweepSpec, *, rate=None) -> dict:
+    """For ``max_ensemble = "measure"``: each shape's measured stack (``grokscope.sweep._measure``),
+    timed on its first member up to min(the memory cap, the shape's member count)."""
+    from grokscope.sweep._measure import measure_stack, timed_rate
+
+    groups, shared_of, list_keys = _groups(spec)
+    out = {}
+    for gkey, members in groups.items():
+        cfg = _config_for(spec, shared_of[gkey], list_keys, members, list(range(len(members))))
+        limit = min(len(members), _activation_cap(cfg, _cap_limit(spec)))
+        out[gkey] = measure_stack(C.validate(cfg, f"measuring shape {_label(shared_of[gkey])}"), limit,
+                                  rate=rate or timed_rate)
+    return out
+
+
+def _config_for(spec: SweepSpec, shared: dict[str, Any], list_keys, chunk, seeds: list[int]) -> dict[str, Any]:
+    """The base config with a shape's shared values and one value per member of ``chunk``."""
+    cfg = copy.deepcopy(spec.base_config)
+    for k, v in shared.items():
+        C.set_key(cfg, k, v, "sweep")
+    for k in list_keys:
+        C.set_key(cfg, k, [spec.points[p].values[k] for p, _ in chunk], "sweep")
+    C.set_key(cfg, C.N_MEMBERS_KEY, len(chunk), "sweep")
+    C.set_key(cfg, C.SEEDS_KEY, seeds, "sweep")
+    return cfg
+
+
+def pack(spec: SweepSpec, *, validate: bool = True, caps: dict[str, int] | None = None) -> list[EnsemblePlan]:
+    """The ensembles that train every member of ``spec``, in a deterministic order.
+
+    ``validate=False`` skips the config round-trip per ensemble (for tests of the grouping).
+    ``caps`` (``{shape_key: size}``) are the measured sizes of a ``max_ensemble = "measure"`` spec.
+    """
+    groups, shared_of, list_keys = _groups(spec)
+    if not isinstance(spec.max_ensemble, int) and (caps is None or set(caps) != set(groups)):
+        raise ValueError("pack: a max_ensemble='measure' spec needs a measured size for every shape (measure_caps)")
 
     def config_for(gkey: str, chunk, seeds: list[int]) -> dict[str, Any]:
-        """The base config with the group's shared values and one value per member of ``chunk``."""
-        cfg = copy.deepcopy(spec.base_config)
-        for k, v in shared_of[gkey].items():
-            C.set_key(cfg, k, v, "sweep")
-        for k in list_keys:
-            C.set_key(cfg, k, [spec.points[p].values[k] for p, _ in chunk], "sweep")
-        C.set_key(cfg, C.N_MEMBERS_KEY, len(chunk), "sweep")
-        C.set_key(cfg, C.SEEDS_KEY, seeds, "sweep")
-        return cfg
+        return _config_for(spec, shared_of[gkey], list_keys, chunk, seeds)
 
     plans: list[EnsemblePlan] = []
     for gkey, members in groups.items():           # dicts keep first-seen order: by first point
         start = 0
-        cap = spec.max_ensemble
+        cap = caps[gkey] if caps is not None and gkey in caps else _cap_limit(spec)
         if validate:  # the cap needs the task's size, i.e. a buildable config of the whole group
-            cap = _activation_cap(config_for(gkey, members, list(range(len(members)))), spec.max_ensemble)
+            cap = _activation_cap(config_for(gkey, members, list(range(len(members)))), cap)
         for size in chunk_sizes(len(members), cap):
             chunk = tuple(members[start:start + size])
             start += size

@@ -7,7 +7,9 @@ A spec is a small TOML file (see ``docs/sweeps.md``)::
     seeds = 9                         # seeds per point (or an explicit list of seed indices)
     seed = 0                          # member i of a point gets member_seed(seed, seed_index)
     steps = 20000                     # the step budget of every member (config key train.steps)
-    max_ensemble = 512                # at most this many members trained as one ensemble
+    max_ensemble = 512                # at most this many members trained as one ensemble, or "measure":
+                                      # time a few steps at 1, 2, 4, ... members and stack the fastest
+                                      # (sweep/_measure.py; the choice is stored with the sweep)
 
     [set]                             # fixed overrides applied to every point
     "optim.kind" = "adamw"
@@ -54,6 +56,7 @@ _TOP_KEYS = {"name", "base", "seeds", "seed", "steps", "max_ensemble", "set", "g
 # 512 members: large enough that a PAIR-sized point block (9 seeds x dozens of values)
 # fills one ensemble, small enough that a transformer ensemble's activations fit in RAM.
 DEFAULT_MAX_ENSEMBLE = 512
+MEASURE = "measure"  # max_ensemble chosen per shape by timing (grokscope.sweep._measure)
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ class SweepSpec:
     seed_indices: tuple[int, ...]
     seed: int
     steps: int | None
-    max_ensemble: int
+    max_ensemble: int | str                # a count, or MEASURE
     fixed: dict[str, Any]                  # the [set] table
     points: tuple[Point, ...]
 
@@ -205,7 +208,11 @@ def parse_spec(raw: dict[str, Any], *, spec_dir: Path | None = None) -> SweepSpe
     steps = raw.get("steps")
     if steps is not None:
         steps = check_int(steps, "sweep steps", 1)
-    max_ensemble = check_int(raw.get("max_ensemble", DEFAULT_MAX_ENSEMBLE), "sweep max_ensemble", 1)
+    max_ensemble = raw.get("max_ensemble", DEFAULT_MAX_ENSEMBLE)
+    if max_ensemble != MEASURE:
+        if isinstance(max_ensemble, str):
+            raise ConfigError(f"sweep max_ensemble={max_ensemble!r}: must be an integer >= 1 or {MEASURE!r}")
+        max_ensemble = check_int(max_ensemble, "sweep max_ensemble", 1)
 
     base = raw.get("base")
     base_cfg = C.load_base(base, spec_dir)

@@ -8,7 +8,9 @@ Three tables, written only inside ``store.transaction()`` so that each change is
   finished *and* been mapped, then ``done`` with the run id. Runs of earlier interrupted
   attempts are listed in ``abandoned`` (they stay in the store, marked failed);
 - ``sweep_members``: one row per (point, seed) with the point's values, and, once done,
-  the (run, member) that trained it and a copy of its result fields (phase, steps).
+  the (run, member) that trained it and a copy of its result fields (phase, steps);
+- ``sweep_stacks``: for a sweep with ``max_ensemble = "measure"``, the ensemble size chosen for
+  each shape and the timings it was chosen from, written with the plan (a re-run packs the same).
 
 A ``done`` ensemble and its member rows are written in the same transaction, so a
 reader never sees an ensemble half mapped; that is what makes kill -9 safe.
@@ -56,7 +58,26 @@ _DDL = (
         result   TEXT,
         PRIMARY KEY (sweep_id, point, seed)
     ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS sweep_stacks (
+        sweep_id INTEGER NOT NULL REFERENCES sweeps(id),
+        shape    TEXT NOT NULL,
+        size     INTEGER NOT NULL,
+        measured TEXT NOT NULL,
+        PRIMARY KEY (sweep_id, shape)
+    ) WITHOUT ROWID""",
 )
+
+
+def stored_stacks(store, name: str) -> dict[str, int] | None:
+    """The measured ensemble size per shape of sweep ``name``; None if it has none stored."""
+    if not has_tables(store):
+        return None
+    with store._snapshot() as conn:
+        if not conn.execute("SELECT name FROM sqlite_master WHERE name='sweep_stacks'").fetchone():
+            return None
+        rows = conn.execute("SELECT s.shape, s.size FROM sweep_stacks s JOIN sweeps w ON w.id = s.sweep_id "
+                            "WHERE w.name=?", (name,)).fetchall()
+    return {shape: int(size) for shape, size in rows} or None
 
 
 def ensure_tables(conn) -> None:

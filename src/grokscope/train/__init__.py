@@ -5,6 +5,7 @@
 """
 
 from grokscope.train._collapse import COLLAPSE_METRICS, CollapseHook
+from grokscope.train._signals import SIGNAL_METRICS, SignalsHook
 from grokscope.train._data import TrainData
 from grokscope.train._decided import STOP_AFTER_GROK, DecidedRule
 from grokscope.train._fused import FusedAdamW
@@ -39,6 +40,6 @@ __all__ = [
     "Transform", "chain", "scale_by_adam", "trace", "add_decayed_weights", "scale_by_lr", "grokfast_ema",
     "clip_by_global_norm",
     "grokfast_ma", "orthogonal_grad", "normalize_grad", "with_filters", "gradient_filters",
-    "CollapseHook", "COLLAPSE_METRICS",
+    "CollapseHook", "COLLAPSE_METRICS", "SignalsHook", "SIGNAL_METRICS",
     "named_chain", "Schedule", "constant_schedule", "warmup_schedule", "cosine_schedule", "Projection", "fixed_norm",
 ]

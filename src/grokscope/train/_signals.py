@@ -238,9 +238,11 @@ class SignalsHook(HookBase):
             out["sig_fourier_gini"][rows] = self._fourier_gini(anatomy, int(ctx.data.task.fourier_p))
         slow = torch.sqrt(sum(e.double().pow(2).flatten(1).sum(1) for e in self.ema.values()))  # [n_members]
         seen = torch.stack(list(self.count.values())).amax(0).cpu().numpy()  # [n_members]
-        out["sig_slow_grad_norm"] = np.where(seen > 0, slow.cpu().numpy(), np.nan)
+        out["sig_slow_grad_norm"] = np.where((seen > 0) & ctx.live_mask(), slow.cpu().numpy(), np.nan)
         if "train_softmax_collapse" in metrics:  # train.collapse_metrics already stores it
             del out["train_softmax_collapse"]
+        for v in out.values():
+            v[~ctx.live_mask()] = np.nan  # a retired member's later metrics are NaN
         retired = ctx.retired[rows] if ctx.retired is not None else np.zeros(len(rows), dtype=bool)
         self._rows_next = torch.as_tensor(rows[~retired] if (~retired).any() else rows)
         return out
@@ -250,6 +252,9 @@ class SignalsHook(HookBase):
         self.hist["train_loss"].append(np.asarray(metrics["train_loss"], dtype=np.float64).copy())
         self.hist["weight_norm"].append(np.asarray(metrics["weight_norm"], dtype=np.float64).copy())
         self.hist["sig_last_norm"].append(last_norm.copy())
+        keep = max(HJORTH_WINDOW, SPIKE_LOOKBACK)  # all the online rules read; the resume state stays small
+        self.steps = self.steps[-keep:]
+        self.hist = {k: v[-keep:] for k, v in self.hist.items()}
 
     def _slingshot(self, loss: np.ndarray, last: np.ndarray) -> dict[str, np.ndarray]:
         """One evaluation of the rules of :func:`loss_spikes` and :func:`norm_cycles`, for every member at once."""
