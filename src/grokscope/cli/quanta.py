@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -33,7 +32,7 @@ def _group() -> None:
     """Quanta: emergence per subtask, and quanta discovery from gradients."""
 
 
-def _ints(values: List[str], key: str) -> list[int]:
+def _ints(values: list[str], key: str) -> list[int]:
     """``--clusters 10 --clusters 20`` or ``--clusters 10,20`` -> [10, 20]."""
     out = []
     for v in values:
@@ -48,11 +47,11 @@ def _ints(values: List[str], key: str) -> list[int]:
 def qdg(
     run: int = typer.Argument(..., help="Run id (see `grokscope runs`)."),
     member: int = typer.Option(0, "--member", help="Ensemble member to analyse."),
-    step: Optional[int] = typer.Option(None, "--step", help="Checkpoint step (default: the last)."),
-    params: Optional[List[str]] = typer.Option(None, "--params", help="Parameter names or dotted prefixes "
+    step: int | None = typer.Option(None, "--step", help="Checkpoint step (default: the last)."),
+    params: list[str] | None = typer.Option(None, "--params", help="Parameter names or dotted prefixes "
                                                "(repeat or comma-separate; default: all)."),
     samples: int = typer.Option(10_000, "--samples", help="Samples to cluster (drawn from the low-loss rows)."),
-    clusters: List[str] = typer.Option(["10", "20", "50", "100"], "--clusters", help="Numbers of clusters of "
+    clusters: list[str] = typer.Option(["10", "20", "50", "100"], "--clusters", help="Numbers of clusters of "
                                        "the sweep (repeat or comma-separate)."),
     max_loss_bits: float = typer.Option(0.1, "--max-loss-bits", help="Keep rows whose loss is below this (bits)."),
     all_samples: bool = typer.Option(False, "--all-samples", help="Keep every row, whatever its loss."),
@@ -60,8 +59,8 @@ def qdg(
     seed: int = typer.Option(0, "--seed", help="Seed of the sample draw, the clustering and the bootstrap."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples of the rank-frequency exponent."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole result (every sample's cluster) as JSON."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the rank-frequency figure here (PNG)."),
-    store: Optional[Path] = STORE_OPT,
+    out: Path | None = typer.Option(None, "--out", help="Write the rank-frequency figure here (PNG)."),
+    store: Path | None = STORE_OPT,
 ) -> None:
     """Quanta discovery from gradients: cluster samples by their loss gradients' directions."""
     from grokscope.quanta import QDGConfig, qdg_run
@@ -108,8 +107,8 @@ def emergence(
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples of the slope."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole analysis as JSON."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Directory for emergence.json and the two figures."),
-    store: Optional[Path] = STORE_OPT,
+    out: Path | None = typer.Option(None, "--out", help="Directory for emergence.json and the two figures."),
+    store: Path | None = STORE_OPT,
 ) -> None:
     """Emergence per quantum: the step each subtask is learned at against its frequency (theory: slope -1)."""
     from grokscope.quanta import emergence as run_emergence

@@ -2,7 +2,9 @@
 
 Emergence per quantum (``_emergence``): on multitask sparse parity, the step at which each
 subtask is learned against its frequency p_i (theory: slope -1), the number learned, and the
-mean loss as the frequency-weighted sum of the per-subtask drops (``_figures``).
+mean loss as the frequency-weighted sum of the per-subtask drops (``_figures``). Quanta discovery
+from gradients (``_qdg``, ``_clusters``, ``_rankfreq``): per-sample gradients computed once, their
+cosine similarities, spectral clustering, and the rank-frequency law of the cluster sizes.
 
 >>> from grokscope.quanta import learned_steps
 >>> import numpy as np
@@ -20,6 +22,7 @@ from grokscope.quanta._emergence import (
 )
 from grokscope.quanta._figures import decomposition_figure, learned_step_figure, save_emergence
 from grokscope.quanta._qdg import QDGConfig, QDGResult, per_sample_gradients, qdg, qdg_run
+from grokscope.quanta._rankfreq import rank_frequency, rank_frequency_figure
 
 __all__ = [
     "Emergence",
@@ -31,4 +34,11 @@ __all__ = [
     "decomposition_figure",
     "learned_step_figure",
     "save_emergence",
+    "QDGConfig",
+    "QDGResult",
+    "per_sample_gradients",
+    "qdg",
+    "qdg_run",
+    "rank_frequency",
+    "rank_frequency_figure",
 ]

@@ -322,14 +322,14 @@ def qdg(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, cfg: QDGCo
     if rows.numel() < cfg.clusters[-1]:
         rule = f"loss below {cfg.max_loss:.4g} nats" if cfg.max_loss is not None else "a finite loss"
         raise AnalysisError(f"{n_cand} of {losses.numel()} samples have {rule}: too few for {cfg.clusters[-1]} "
-                            "clusters; lower --clusters or raise max_loss")
+                            "clusters; ask for fewer clusters or raise max_loss (--max-loss-bits, --all-samples)")
     t1 = time.perf_counter()
     psg = per_sample_gradients(model, inputs[rows], labels[rows], params=cfg.params, loss=loss, chunk=cfg.chunk)
     t2 = time.perf_counter()
     C = cosine_similarity(psg.grads, cfg.block)  # [n, n]
     psg = psg._replace(grads=None)  # G [n, P] is the largest array: free it before clustering
     n = rows.numel()
-    mean_cos = float((C.double().sum() - C.diagonal().double().sum()) / max(1, n * (n - 1)))
+    mean_cos = float((C.sum(dtype=torch.float64) - C.diagonal().sum(dtype=torch.float64)) / max(1, n * (n - 1)))
     t3 = time.perf_counter()
     A = angular_affinity(C)
     del C

@@ -65,7 +65,7 @@ def per_example_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str) -> t
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
                                reduction="none").view(labels.shape)
     if kind == "mse":
-        target = F.one_hot(labels, logits.shape[-1]).to(logits.dtype)
+        target = torch.zeros_like(logits).scatter_(-1, labels.unsqueeze(-1), 1.0)  # one-hot; vmap-safe (no value check)
         return (logits - target).pow(2).mean(-1)
     if kind == "ce64":
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).double(), labels.reshape(-1),
