@@ -169,7 +169,8 @@ def test_runs_and_show_print_json_and_report_writes_html(tmp_path, trained_store
     assert code == 0, err
     shown = json.loads(out)
     assert shown["id"] == run and shown["config"]["task"] == {"kind": "modular", "op": "add", "p": 5, "pairs": "ordered",
-                                                                   "eq_token": False, "train_frac": 0.6}  # resolved
+                                                                   "eq_token": False, "op_token": False, "b_nonzero": False,
+                                                                   "train_frac": 0.6}  # resolved
     assert [m["member"] for m in shown["members"]] == [0, 1]
     assert all(m["n_train"] == 15 for m in shown["members"])  # round(0.6 * 25)
     assert {"mem_step", "gen_step", "phase", "diverged"} <= set(shown["members"][0])
