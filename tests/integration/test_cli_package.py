@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "grokscope"
 
 COMMANDS = {"demo", "train", "presets", "runs", "show", "report", "analyze", "sweep", "sweeps", "phasemap", "critical",
             "export", "explore", "warn", "landscape", "li2", "scaling", "quanta"}
-LANDSCAPE = {"percolation", "grokking", "emergence", "trap"}
+LANDSCAPE = {"percolation", "grokking", "emergence", "trap", "measured"}
 
 
 def _commands():

@@ -157,3 +157,8 @@ def trap(
                    f"(paper {v['paper']:.2f}, search theory {v['search_theory']:.2f})")
     _finish(st, out, store)
 
+
+# `grokscope landscape measured SWEEP`: the landscape measured on trained networks (cli/measured.py)
+from grokscope.cli import measured as _measured  # noqa: E402
+
+app.add_typer(_measured.app)
