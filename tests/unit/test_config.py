@@ -77,6 +77,15 @@ def test_presets_match_their_papers():
     # PAIR 2023: a + b mod 67 with a 24-neuron MLP; sparse parity n=30, k=3, 1200 strings, L1 decay.
     m = load_config(preset="pair-mod67")
     assert (m.task["op"], m.task["p"], m.model["arch"], m.model["d_hidden"]) == ("add", 67, "pair_mlp", 24)
+    # PAIR's notebook (server-side/grokking/MLP_Modular_Addition.ipynb, `hyper`): embed 500, 24 neurons,
+    # 40% of the unordered pairs, AdamW lr 1e-3, wd 1, betas (0.9, 0.98), 50k full-batch steps, float64,
+    # -mean(onehot * log_softmax) (= CE / 67), haiku's initializers.
+    nb = load_config(preset="pair-mod67-notebook")
+    assert (nb.model["d_embed"], nb.model["d_hidden"], nb.model["init"], nb.task["pairs"], nb.task["train_frac"]) == (
+        500, 24, "pair", "unordered", 0.4)
+    assert (nb.optim.lr, nb.optim.weight_decay, nb.optim.b2, nb.optim.warmup_steps, nb.train.steps, nb.train.batch_size,
+            nb.dtype) == (1e-3, 1.0, 0.98, 0, 50_000, 0, "float64")
+    assert abs(nb.train.loss_scale * 67 - 1) < 1e-15
     q = load_config(preset="pair-parity")
     assert (q.task["n_bits"], q.task["k"], q.task["n_train"], q.optim.decay) == (30, 3, 1200, "l1")
 
