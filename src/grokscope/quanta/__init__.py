@@ -20,11 +20,37 @@ from grokscope.quanta._emergence import (
     emergence_from_metrics,
     learned_steps,
 )
-from grokscope.quanta._figures import decomposition_figure, learned_step_figure, save_emergence
-from grokscope.quanta._qdg import QDGConfig, QDGResult, per_sample_gradients, qdg, qdg_run
+from grokscope.quanta._exponent_figures import (
+    exponent_figure,
+    learned_count_figure,
+    save_exponents,
+    trap_overlay,
+)
+from grokscope.quanta._exponents import (
+    ExponentFit,
+    Exponents,
+    LearnedCount,
+    exponents,
+    exponents_from_points,
+    predicted_exponent,
+)
+from grokscope.quanta._figures import (
+    decomposition_figure,
+    learned_step_figure,
+    save_emergence,
+)
+from grokscope.quanta._qdg import (
+    QDGConfig,
+    QDGResult,
+    per_sample_gradients,
+    qdg,
+    qdg_run,
+)
 from grokscope.quanta._rankfreq import rank_frequency, rank_frequency_figure
 
 __all__ = [
+    "Exponents", "ExponentFit", "LearnedCount", "exponents", "exponents_from_points", "predicted_exponent",
+    "exponent_figure", "learned_count_figure", "save_exponents", "trap_overlay",
     "Emergence",
     "MemberEmergence",
     "emergence",
