@@ -1,9 +1,13 @@
 """Totals of the retirement sweeps of docs/performance.md ("PAIR's parity sweep with retirement"): per width,
 members, retired, member-steps trained against the full budget, and training wall time, read from the stores."""
+import collections
+import sys
+
 from grokscope.store import Store
-import collections, json
+
+# usage: python benchmarks/sweep_retire_totals.py STORE.db [STORE.db ...]  (the stores the sweeps wrote)
 tot = bud = wall = ret = n = 0; und = 0; per = collections.defaultdict(lambda: [0,0,0,0,0.0])
-for db in ("/tmp/par/store.db", "/tmp/par2/store.db"):
+for db in sys.argv[1:]:
     s = Store(db)
     for r in s.list_runs():
         if r.status != "finished": continue
