@@ -6,21 +6,10 @@ import json
 
 import pytest
 
-from grokscope.cli import main
-
-
-def _run(args) -> int:
-    """``grokscope ARGS`` in this process; its exit code (typer exits 0 on success)."""
-    try:
-        main(args)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
-
-
-def test_li2_energy_json_lists_the_maxima_with_counts_and_theorem_2(capsys):
-    assert _run(["li2", "energy", "--group", "cyclic:9", "--starts", "200", "--seed", "3", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+def test_li2_energy_json_lists_the_maxima_with_counts_and_theorem_2(run_cli):
+    code, out, err = run_cli("li2", "energy", "--group", "cyclic:9", "--starts", "200", "--seed", "3", "--json")
+    assert code == 0, err
+    out = json.loads(out)
     assert out["group"] == "Z_9" and out["starts"] == 200 and out["seed"] == 3 and out["act"] == "x2"
     assert sum(m["count"] for m in out["maxima"]) == 200
     assert {m["label"] for m in out["maxima"]} == {"k=±1", "k=±2", "k=±3", "k=±4"}
@@ -28,9 +17,9 @@ def test_li2_energy_json_lists_the_maxima_with_counts_and_theorem_2(capsys):
         assert abs(m["energy"] - 9 / 4) < 1e-4 and m["predicted"] == 9 / 4 and m["predicted_seed"] == 9 / 16
 
 
-def test_li2_energy_table_names_irreps_and_normalization(capsys):
-    assert _run(["li2", "energy", "--group", "dihedral:5", "--starts", "100"]) == 0
-    out = capsys.readouterr().out
+def test_li2_energy_table_names_irreps_and_normalization(run_cli):
+    code, out, err = run_cli("li2", "energy", "--group", "dihedral:5", "--starts", "100")
+    assert code == 0, err
     assert "D_5" in out and "normalization" in out and "ρ2" in out and "2.5000" in out and "0.6250" in out
 
 
@@ -40,7 +29,8 @@ def test_li2_energy_table_names_irreps_and_normalization(capsys):
     (["--act", "tanh"], "--act='tanh'"),
     (["--starts", "0"], "--starts=0"),
 ])
-def test_bad_input_is_one_line_and_exit_code_2(args, match, capsys):
-    assert _run(["li2", "energy", *args]) == 2
-    err = capsys.readouterr().err.strip()
+def test_bad_input_is_one_line_and_exit_code_2(args, match, run_cli):
+    code, _, err = run_cli("li2", "energy", *args)
+    assert code == 2
+    err = err.strip()
     assert match in err and "\n" not in err and err.startswith("error:")

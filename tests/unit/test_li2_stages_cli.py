@@ -7,21 +7,12 @@ import json
 
 import pytest
 
-from grokscope.cli import main
 
-
-def _run(args) -> int:
-    try:
-        main(args)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
-
-
-def test_stages_json_shows_lemma_1_at_eta_zero_and_the_energy_limit(capsys):
+def test_stages_json_shows_lemma_1_at_eta_zero_and_the_energy_limit(run_cli):
     args = ["li2", "stages", "--group", "cyclic:7", "--fraction", "0.5", "--hidden", "64", "--eta", "0,1e5", "--json"]
-    assert _run(args) == 0
-    out = json.loads(capsys.readouterr().out)
+    code, out, err = run_cli(*args)
+    assert code == 0, err
+    out = json.loads(out)
     assert out["group"] == "Z_7" and [r["eta"] for r in out["rows"]] == [0.0, 1e5]
     zero, big = out["rows"]
     assert zero["n"] == 24 and zero["k"] == 64  # K >= n: the ridge interpolates, G_F = 0
@@ -29,11 +20,12 @@ def test_stages_json_shows_lemma_1_at_eta_zero_and_the_energy_limit(capsys):
     assert big["energy_rel_err"] < 1e-3 and big["cos_energy"] > 1 - 1e-6
 
 
-def test_boundary_json_has_rows_fits_and_comparison(capsys):
+def test_boundary_json_has_rows_fits_and_comparison(run_cli):
     args = ["li2", "boundary", "--groups", "cyclic:11,cyclic:13,cyclic:17", "--seeds", "0", "--iters", "2",
             "--components", "3", "--n-boot", "20", "--json"]
-    assert _run(args) == 0
-    out = json.loads(capsys.readouterr().out)
+    code, out, err = run_cli(*args)
+    assert code == 0, err
+    out = json.loads(out)
     assert [r["M"] for r in out["rows"]] == [11, 13, 17]
     for r in out["rows"]:
         assert r["lo"] < r["p_star"] < r["hi"] <= 1.0
@@ -55,17 +47,19 @@ def test_boundary_json_has_rows_fits_and_comparison(capsys):
     (["boundary", "--purity", "0.3"], "--purity=0.3"),
     (["boundary", "--iters", "0"], "--iters=0"),
 ])
-def test_bad_input_is_one_line_and_exit_code_2(args, match, capsys):
-    assert _run(["li2", *args]) == 2
-    err = capsys.readouterr().err.strip()
+def test_bad_input_is_one_line_and_exit_code_2(args, match, run_cli):
+    code, _, err = run_cli("li2", *args)
+    assert code == 2
+    err = err.strip()
     assert match in err and "\n" not in err and err.startswith("error:")
 
 
-def test_train_json_records_the_run(capsys):
+def test_train_json_records_the_run(run_cli):
     args = ["li2", "train", "--group", "cyclic:7", "--fraction", "0.5", "--hidden", "40", "--eta", "0", "--eta-w", "0.01",
             "--lr", "0.1", "--steps", "20", "--eval-every", "10", "--json"]
-    assert _run(args) == 0
-    out = json.loads(capsys.readouterr().out)
+    code, out, err = run_cli(*args)
+    assert code == 0, err
+    out = json.loads(out)
     assert out["group"] == "Z_7" and out["n_train"] == 24 and [r["step"] for r in out["records"]] == [0, 10, 20]
     norms = [r["w_norm"] for r in out["records"]]  # η = 0, K ≥ n: pure decay (1 − lr·η_W)^10 per record
     assert norms[1] / norms[0] == pytest.approx(0.999 ** 10, rel=1e-9)
@@ -78,7 +72,8 @@ def test_train_json_records_the_run(capsys):
     (["--steps", "-2"], "--steps=-2"),
     (["--group", "dihedral:2"], "dihedral:n=2"),
 ])
-def test_train_bad_input_is_one_line_and_exit_code_2(args, match, capsys):
-    assert _run(["li2", "train", *args]) == 2
-    err = capsys.readouterr().err.strip()
+def test_train_bad_input_is_one_line_and_exit_code_2(args, match, run_cli):
+    code, _, err = run_cli("li2", "train", *args)
+    assert code == 2
+    err = err.strip()
     assert match in err and "\n" not in err and err.startswith("error:")
