@@ -119,8 +119,8 @@ def _train(cfg: RunConfig, store, resume: int | None, progress, extra_hooks: lis
     # ensemble around it (a sweep member equals its one-member run).
     gens = [generator(member_seed(s, BATCH_STREAM)) for s in seeds]
     retire = retire_hook(cfg.train)  # None unless train.retire_window / retire_frac turn the rule on
-    collapse = ([CollapseHook()] if cfg.train.collapse_metrics else []) + ([SignalsHook()] if cfg.train.signals else [])
-    hooks = [GrokkingHook(cfg.train.stop_after_grok), *([retire] if retire else []), *collapse, *extra_hooks]
+    measured = ([CollapseHook()] if cfg.train.collapse_metrics else []) + ([SignalsHook()] if cfg.train.signals else [])
+    hooks = [GrokkingHook(cfg.train.stop_after_grok), *([retire] if retire else []), *measured, *extra_hooks]
 
     writer = RunWriter(store, cfg.log.flush_seconds)
     state = RunState.new(model, opt, gens, hooks)
