@@ -121,6 +121,10 @@ class OptimConfig:
     # After every update, rescale each member's parameters to this total L2 norm (Liu, Michaud &
     # Tegmark 2023, "Omnigrok: Grokking beyond algorithmic data"); 0 = off; may be one value per member.
     project_norm: Num = 0.0
+    # The same projection with a relative target: this fraction of each member's initial total norm
+    # (Omnigrok's modular-addition run keeps the transformer at 0.8x its initial norm); 0 = off;
+    # may be one value per member; not together with project_norm.
+    project_norm_frac: Num = 0.0
     # Gradient filters run on each member's raw gradient before the optimizer, in this order
     # (grokscope.train._filters): ⊥Grad, Grokfast-MA, normalization; then clip_norm and the EMA.
     # Grokfast-MA (Lee et al. 2024, "Grokfast"): g + λ·(mean of the last w gradients), once w are seen.
@@ -141,6 +145,12 @@ class OptimConfig:
         check_number(self.final_wd_frac, "optim.final_wd_frac", 0.0, 1.0)
         for v in self.project_norm if isinstance(self.project_norm, list) else [self.project_norm]:
             check_number(v, "optim.project_norm", 0.0)
+        fracs = self.project_norm_frac if isinstance(self.project_norm_frac, list) else [self.project_norm_frac]
+        for v in fracs:
+            check_number(v, "optim.project_norm_frac", 0.0)  # > 0 where set; 0 leaves that member free
+        norms = self.project_norm if isinstance(self.project_norm, list) else [self.project_norm]
+        _check(not (any(v > 0 for v in fracs) and any(v > 0 for v in norms)), "optim.project_norm_frac",
+               self.project_norm_frac, "0 while optim.project_norm is set (one target: absolute or relative)")
         _check(self.name in ("adamw", "adam", "sgd"), "optim.name", self.name, "'adamw', 'adam' or 'sgd'")
         _check(self.decay in ("l2", "l1"), "optim.decay", self.decay, "'l2' or 'l1'")
         for key in ("lr", "weight_decay"):
@@ -168,13 +178,27 @@ class OptimConfig:
 class LogConfig:
     dense_until: int = 100  # log every step up to here: memorization can happen in tens of steps
     n_log: int = 200  # log-spaced evaluation points after that (grokking is a log-time phenomenon)
-    n_checkpoints: int = 24  # weight checkpoints, log-spaced over training (step 0 and the last included)
+    # Weight checkpoints, log-spaced over training (step 0 and the last included): 100 are dense
+    # enough to scrub through in the explorer (issue 12; before grokscope 0.3 the default was 24).
+    n_checkpoints: int = 100
+    # At most this many MiB of checkpoints per run (float bytes of every member's weights): a large
+    # ensemble keeps fewer, evenly log-spaced (train/_checkpoint_plan.py); 0 = no limit.
+    checkpoint_mib: float = 256.0
+    # Extra checkpoints where a transition happens: at an evaluation where some member's train or
+    # test accuracy moved by >= transition_delta since the last checkpoint, at most this many per run
+    # (none when n_checkpoints = 0: such a run keeps only its final weights).
+    transition_checkpoints: int = 50
+    transition_delta: float = 0.05
     flush_seconds: float = 5.0  # a kill -9 loses at most this much wall-clock of metrics
 
     def __post_init__(self):
         _check(self.dense_until >= 0, "log.dense_until", self.dense_until, "an integer >= 0")
         _check(self.n_log >= 2, "log.n_log", self.n_log, "an integer >= 2")
         _check(self.n_checkpoints >= 0, "log.n_checkpoints", self.n_checkpoints, "an integer >= 0")
+        _check(self.checkpoint_mib >= 0, "log.checkpoint_mib", self.checkpoint_mib, "a number >= 0 (0 = no limit)")
+        _check(self.transition_checkpoints >= 0, "log.transition_checkpoints", self.transition_checkpoints,
+               "an integer >= 0 (0 = none)")
+        _check(0 < self.transition_delta <= 1, "log.transition_delta", self.transition_delta, "a number in (0, 1]")
         _check(self.flush_seconds > 0, "log.flush_seconds", self.flush_seconds, "a number > 0")
 
 

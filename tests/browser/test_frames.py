@@ -36,3 +36,26 @@ def test_frames_match_the_stored_weights(explorer_store):
     sent_meta, sent = decode_arrays(run_frames(store, 1, member, Cache()))
     assert sent_meta["order"] == order and sent["stars"].dtype == np.float32
     np.testing.assert_allclose(sent["stars"][-3:], ref, rtol=1e-5, atol=1e-6)
+
+
+def test_group_tasks_show_the_embedding_energy_per_irrep(tmp_path):
+    """D_4 (order 8): every checkpoint's shares sum to 1, the trivial irrep's share is the closed form
+    |G| * mean^2 summed over columns / the squared norm, and the frames send the stored embedding's shares."""
+    from grokscope import load_config, train
+    from grokscope.groups import dihedral, irrep_shares
+
+    store = Store(tmp_path / "g.db")
+    cfg = load_config(overrides=["task.kind=dihedral", "task.n=4", "task.train_frac=0.5", "model.arch=transformer",
+                                 "n_members=2", "train.steps=20", "log.n_checkpoints=3"])
+    res = train(cfg, store)
+    run = load_run(store, res.run_id)
+    meta, arrays = member_frames(run, run.steps, 1)
+    assert meta["fourier"] is None and meta["irreps"]["group"] == "D_4"
+    assert meta["irreps"]["dims"].count(2) == 1 and meta["irreps"]["dims"].count(1) == 4  # D_4: four 1-d, one 2-d
+    shares = arrays["irreps"]  # [n_steps, components]
+    np.testing.assert_allclose(shares.sum(1), 1.0, rtol=1e-12)
+    trivial = meta["irreps"]["labels"].index(irrep_shares(dihedral(4), np.ones((8, 1))).labels[0])
+    for j, s in enumerate(run.steps):
+        emb = run.model.anatomy(run.load(s)).embedding[1, :8].double().numpy()  # [|G|, d]
+        np.testing.assert_allclose(shares[j, trivial], 8 * (emb.mean(0) ** 2).sum() / (emb ** 2).sum(), rtol=1e-10)
+        np.testing.assert_allclose(shares[j], irrep_shares(dihedral(4), emb).shares[0].numpy(), rtol=1e-10)

@@ -30,6 +30,7 @@ from grokscope.seeding import generator, member_seed
 from grokscope.store import Store
 from grokscope.store._codec import blob_to_resume, resume_to_blob
 from grokscope.train import GrokkingHook, RetireHook, RunState, make_optimizer, train
+from grokscope.train._loop import _checkpoint_plan
 
 STEPS = 25000
 CONFIG = f"""\
@@ -179,7 +180,8 @@ def _fresh(cfg):
     model = build_model(cfg, task, member_seeds=[member_seed(s, 1) for s in cfg.seeds()])
     opt = make_optimizer(cfg, model.dtype, model.device)
     gens = [generator(member_seed(s, 2)) for s in cfg.seeds()]
-    return model, opt, gens, [GrokkingHook(False), RetireHook(cfg.train.retire_window)]
+    _, transitions = _checkpoint_plan(cfg, model)  # the loop's hooks, in the loop's order
+    return model, opt, gens, [GrokkingHook(False), RetireHook(cfg.train.retire_window), *transitions]
 
 
 def _assert_same(a, b, where="state"):

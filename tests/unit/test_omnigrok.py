@@ -112,7 +112,7 @@ def test_the_preset_names_its_source_and_holds_omnigroks_values():
     cfg = load_config(preset="omnigrok-digits")
     assert cfg.dtype == "float64" and cfg.task["kind"] == "digits" and cfg.task["train_count"] == 1000
     assert cfg.model == {"arch": "feature_mlp", "width": 200, "depth": 2, "act": "relu", "scale_biases": True,
-                         "init_scale": 8.0}
+                         "init_scale": 8.0, "dropout": 0.0}  # (resolved: every option, defaults included)
     assert (cfg.train.loss, cfg.train.batch_size, cfg.train.steps) == ("mse", 200, 100_000)
     o = cfg.optim
     assert (o.name, o.lr, o.weight_decay, o.b1, o.b2, o.eps, o.warmup_steps) == ("adamw", 1e-3, 0.01, 0.9, 0.999, 1e-8, 0)

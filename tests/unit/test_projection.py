@@ -122,3 +122,49 @@ def test_a_per_member_config_list_of_the_wrong_length_is_refused():
     with pytest.raises(ConfigError, match=r"optim.project_norm=\[1.0, 2.0\]: must be one .*n_members=3") as info:
         make_optimizer(load_config(overrides=["n_members=3", "optim.project_norm=[1.0, 2.0]"]), torch.float32, "cpu")
     assert "\n" not in str(info.value)
+
+
+# -- optim.project_norm_frac: the target is a fraction of each member's initial norm ------------
+def _initial_norms(cfg):
+    """Each member's total parameter norm at initialization, built as the trainer builds it (torch's norm)."""
+    from grokscope.models import build_model
+    from grokscope.seeding import member_seed
+    from grokscope.train._loop import INIT_STREAM
+
+    model = build_model(cfg, cfg.build_task(), member_seeds=[member_seed(s, INIT_STREAM) for s in cfg.seeds()])
+    return [torch.linalg.vector_norm(torch.cat([p[i].reshape(-1) for p in model.parameters()])).item()
+            for i in range(cfg.n_members)]
+
+
+def test_project_norm_frac_keeps_each_member_at_its_fraction_of_its_initial_norm():
+    from grokscope.train import train
+
+    cfg = load_config(overrides=["task.p=7", "n_members=3", "dtype=float64", "train.steps=15", "threads=1",
+                                 "model.init_scale=[1.0, 2.0, 1.0]", "optim.project_norm_frac=[0.8, 0.5, 0.0]",
+                                 "optim.lr=1e-2", "log.dense_until=15", "log.n_checkpoints=0"])
+    init = _initial_norms(cfg)
+    norm = train(cfg).metrics["weight_norm"]  # [step, model]
+    torch.testing.assert_close(torch.as_tensor(norm[0]), torch.as_tensor(init, dtype=torch.float64), rtol=1e-12, atol=0)  # step 0: the init
+    for i, frac in ((0, 0.8), (1, 0.5)):
+        torch.testing.assert_close(torch.as_tensor(norm[1:, i]), torch.full((15,), frac * init[i], dtype=torch.float64),
+                                   rtol=1e-12, atol=0)
+    assert abs(norm[-1, 2] - init[2]) > 1e-3  # frac 0 leaves that member free
+
+
+@pytest.mark.parametrize("overrides, match", [
+    (["optim.project_norm_frac=-0.5"], "optim.project_norm_frac"),
+    (["optim.project_norm_frac=0.8", "optim.project_norm=3.0"], "optim.project_norm_frac"),
+    (['optim.project_norm_frac="x"'], "optim.project_norm_frac"),
+])
+def test_bad_project_norm_fracs_are_one_line_errors(overrides, match):
+    with pytest.raises(ConfigError, match=match) as e:
+        load_config(overrides=overrides)
+    assert "\n" not in str(e.value)
+
+
+def test_a_project_norm_frac_list_of_the_wrong_length_is_refused():
+    from grokscope.train import train
+
+    cfg = load_config(overrides=["task.p=7", "n_members=3", "train.steps=2", "optim.project_norm_frac=[0.8, 0.5]"])
+    with pytest.raises(ConfigError, match="optim.project_norm_frac"):
+        train(cfg)

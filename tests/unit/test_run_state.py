@@ -26,7 +26,8 @@ from grokscope.train import GrokkingHook, RunState, make_optimizer, train
 
 BASE = ["task.p=7", "task.train_frac=0.5", "dtype=float64", "train.steps=30", "model.d_embed=8", "model.d_hidden=16",
         "optim.lr=[1e-2, 1e40]", "log.dense_until=30", "n_members=2", "member_seeds=[5, 6]", "train.batch_size=8",
-        "optim.grokfast_alpha=0.9", "optim.grokfast_lambda=1.0"]
+        "optim.grokfast_alpha=0.9", "optim.grokfast_lambda=1.0",
+        "log.transition_checkpoints=0"]  # a hook 0.1.0 did not have (its round trip: test_retire_resume.py)
 
 
 def _assert_same(a, b, where="state"):

@@ -143,3 +143,39 @@ def test_a_sweeps_members_are_read_across_its_runs(tmp_path, run_cli):
         np.testing.assert_array_equal(m.metrics["train_loss"], metrics["train_loss"][:, r["member"]])
     code, out, err = run_cli("warn", "tiny-warn", "--window", "20", "--json", "--store", tmp_path / "s.db")
     assert code == 0 and len(json.loads(out)["predictions"]) == 4, err
+
+
+def test_the_training_fraction_baseline_reads_the_setup_only():
+    """Planted: the outcome is decided by the training fraction; the signals are noise."""
+    def members(n, seed):
+        rng = np.random.default_rng(seed)
+        out = []
+        for m in _members(n, seed, "f"):
+            frac = rng.uniform(0.2, 0.8)
+            m.setup = {"train_frac": frac, "weight_decay": 0.3, "lr": 1e-2}
+            m.metrics["sig_fourier_gini"] = rng.uniform(0.1, 0.7, len(m.steps))
+            m.gen_step = int(10 ** (4 - 2 * frac)) if frac > 0.5 else -1
+            out.append(m)
+        return out
+
+    train, test = members(80, 10), members(80, 11)
+    for base in ("train_frac", "setup"):
+        s = score(train, test, W, features=base, n_boot=5)
+        assert s.auc > 0.95 and s.spearman > 0.9
+    before = feature_row(test[0], W, FEATURE_SETS["setup"])
+    for v in test[0].metrics.values():  # no training signal is read
+        v[:] = 1e9
+    np.testing.assert_array_equal(feature_row(test[0], W, FEATURE_SETS["setup"]), before)
+    assert not set(FEATURE_SETS["signals"]) & set(FEATURE_SETS["setup"])
+
+
+def test_a_stored_members_setup_is_its_training_fraction_and_hyperparameters(signal_store):
+    from grokscope.store import Store
+    from grokscope.warn import load_members
+
+    store = Store(signal_store)
+    cfg = store.get_run(1).config
+    n_all = 7 * 7 if cfg["task"].get("pairs", "ordered") == "ordered" else 7 * 8 // 2
+    for m in load_members(store, "1"):
+        assert m.setup["train_frac"] == pytest.approx(cfg["task"]["train_frac"], abs=1 / n_all)
+        assert m.setup["weight_decay"] == cfg["optim"]["weight_decay"] and m.setup["lr"] == cfg["optim"]["lr"]

@@ -34,7 +34,7 @@ def measured(
     run: bool = typer.Option(False, "--run", help="SWEEP is a run id: measure that run's members"),
     parts: str | None = typer.Option(
         None, help="comma-separated parts, each then required: graph,arrhenius,eq2,theory (default: all that apply)"),
-    coarse: bool = typer.Option(False, help="label nodes by how many frequencies / bits are in use, not which"),
+    coarse: bool = typer.Option(False, help="label nodes by how many frequencies / irreps / bits are in use, not which"),
     wait: str = typer.Option("plateau", help="waiting time: plateau (gen_step - mem_step) or rise (its duration)"),
     barrier: str = typer.Option("all", help="dF on F_all (every input, Eq. 1) or on F_test (the test split alone)"),
     key: str | None = typer.Option(None, help="the swept data-size key for the theory figure (default: found)"),

@@ -119,3 +119,10 @@ def emergence(
     typer.echo(em.to_json() if as_json else json.dumps(em.summary(), indent=1, ensure_ascii=False))
     for p in paths:
         typer.echo(f"wrote {p}", err=True)
+
+
+from grokscope.cli import _quanta_lm  # noqa: E402
+
+app.command("lm-train")(_quanta_lm.lm_train)
+app.command("lm-tokens")(_quanta_lm.lm_tokens)
+app.command("lm-qdg")(_quanta_lm.lm_qdg)

@@ -27,7 +27,7 @@ def warn(target: str = typer.Argument(..., help="A run id, or a sweep's name (tr
          window: int | None = typer.Option(None, "--window", "-w",
                                               help="W: predict from the evaluations at steps <= W (default: 10% of the shortest budget)."),
          train_on: str | None = typer.Option(None, "--train", help="Fit the predictor on this run or sweep instead of cross-fitting."),
-         features: str = typer.Option("signals", "--features", help="Feature set: signals, train_loss or weight_norm (baselines)."),
+         features: str = typer.Option("signals", "--features", help="Feature set: signals, or a baseline: train_loss, weight_norm, train_frac, setup."),
          do_score: bool = typer.Option(False, "--score", help="With --train: score the predictor and the baselines on TARGET."),
          seed: int = typer.Option(0, "--seed", help="Seed of the folds and bootstrap refits."),
          as_json: bool = typer.Option(False, "--json", help="Print JSON."),

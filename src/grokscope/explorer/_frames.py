@@ -22,6 +22,11 @@ Fourier tasks (``analysis._checkpoints.fourier_ready``) add:
   the input map alone makes the pre-activation, as in PAIR's MLP);
 - ``group_logits``: the logits of each final frequency group's neurons alone at one input
   ``(a, b)``, ``[n_steps, n_groups, n_classes]``, and ``logits`` the model's, ``[n_steps, n_classes]``.
+
+Group tasks whose group the task can name (``task.group()``: S_n, D_n) add instead:
+
+- ``irreps``: the share of the embedding's energy in each real isotypic component of the group
+  (``grokscope.groups.irrep_shares``; the Fourier spectrum's generalization), ``[n_steps, n_components]``.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from grokscope.analysis import (
     neuron_fourier,
 )
 from grokscope.analysis._checkpoints import eval_inputs, fourier_ready, stack_states
+from grokscope.groups import irrep_shares
+from grokscope.tasks import composed_group
 
 __all__ = ["EXAMPLE_INPUT", "member_frames", "member_run"]
 
@@ -73,7 +80,7 @@ def member_frames(run: RunData, steps: list[int], member: int) -> tuple[dict, di
     ens = stack_states(run.model, _member_states(run, steps, member))  # one model per checkpoint
     with torch.no_grad():
         anatomy = ens.anatomy()
-    meta: dict = {"member": int(member), "steps": [int(s) for s in steps], "views": [], "fourier": None}
+    meta: dict = {"member": int(member), "steps": [int(s) for s in steps], "views": [], "fourier": None, "irreps": None}
     arrays: dict[str, np.ndarray] = {}
     order = None
     fourier = fourier_ready(run.task, anatomy)
@@ -81,6 +88,13 @@ def member_frames(run: RunData, steps: list[int], member: int) -> tuple[dict, di
         order, fmeta, farrays = _fourier_frames(run, ens, anatomy, steps, member)
         meta["fourier"] = fmeta
         arrays.update(farrays)
+    group = composed_group(run.task) if not fourier else None
+    if group is not None:
+        emb = anatomy.embedding if anatomy.embedding is not None else anatomy.neuron_in  # [n_steps, vocab, d]
+        shares = irrep_shares(group, emb[:, : group.order].detach().double())
+        arrays["irreps"] = shares.shares.numpy()
+        meta["irreps"] = {"group": group.name, "labels": list(shares.labels), "dims": list(shares.dims),
+                          "kinds": list(shares.kinds)}
     for i, v in enumerate(anatomy.views):
         w = v.weight.detach().double()  # [n_steps, rows, cols]
         reordered = order is not None and _hidden_cols(v, anatomy.d_hidden)

@@ -37,7 +37,8 @@ __all__ = ["TABLES", "frame", "member_config", "members_frame", "metrics_frame"]
 TABLES = ("metrics", "members")
 # Keys that may hold one list entry per member: the config's own list plus those the split and
 # the optimizer check (docs/architecture.md, "Config").
-_MEMBER_KEYS = frozenset(PER_MEMBER_KEYS) | {"member_seeds", "task.unseen_frac", "task.unseen_count", "optim.project_norm"}
+_MEMBER_KEYS = frozenset(PER_MEMBER_KEYS) | {"member_seeds", "task.unseen_frac", "task.unseen_count", "optim.project_norm",
+                                              "optim.project_norm_frac", "model.dropout"}
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

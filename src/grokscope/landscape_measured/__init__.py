@@ -7,7 +7,8 @@ time diverging at a critical data size. ``grokscope.theory`` simulates that pict
 package measures it on a stored sweep and puts the two side by side:
 
 * walks and the empirical graph (``_walks``, ``_graph``): nodes = heuristic-model labels at each
-  checkpoint (``_members``: frequencies in use and memorized fraction, or parity's bits in use),
+  checkpoint (``_members``: frequencies in use and memorized fraction, irreps in use and memorized
+  fraction for group tasks (``_irreps``), or parity's bits in use),
   the transitions observed, dwell time and F per node; the simulator's walks observed the same
   way (``_simulated``);
 * Arrhenius, tested (``_arrhenius``): log waiting time against the barrier dF, fitted through
@@ -48,6 +49,13 @@ from grokscope.landscape_measured._graph import (
     Node,
     empirical_graph,
 )
+from grokscope.landscape_measured._irreps import (
+    IRREP_ENERGY,
+    group_labels,
+    irrep_label,
+    irreps_in_use,
+    memorized_fraction,
+)
 from grokscope.landscape_measured._measure import (
     PARTS,
     LandscapeMeasurement,
@@ -74,6 +82,7 @@ __all__ = [
     "ARRHENIUS",
     "BARRIERS",
     "BIT_FACTOR",
+    "IRREP_ENERGY",
     "PARTS",
     "THEORY_NAME",
     "WAITS",
@@ -93,8 +102,12 @@ __all__ = [
     "empirical_graph",
     "eq2_curves",
     "fit_arrhenius",
+    "group_labels",
+    "irrep_label",
+    "irreps_in_use",
     "load_members",
     "measure_landscape",
+    "memorized_fraction",
     "parity_label",
     "plot_arrhenius",
     "plot_eq2",

@@ -22,11 +22,11 @@ _STATS = ("uphill_fraction", "revisit_fraction", "end_at_lowest_F", "dwell_cv")
 
 
 def _n_used(label: str) -> int:
-    """How many frequencies / bits a label says are in use (0 for unparsed labels)."""
-    m = re.match(r"(?:bits)?\{([\d,]*)\}", label)
+    """How many frequencies / irreps / bits a label says are in use (0 for unparsed labels)."""
+    m = re.match(r"(?:bits)?\{([^}]*)\}", label)
     if m:
         return len([x for x in m.group(1).split(",") if x])
-    m = re.match(r"(\d+)[fb]", label)
+    m = re.match(r"(\d+)[fbρ]", label)
     return int(m.group(1)) if m else 0
 
 
@@ -51,7 +51,7 @@ def plot_graph(graph, sim_graph=None, title: str = ""):
     sc = ax.scatter([pos[n.label][0] for n in graph.nodes], [pos[n.label][1] for n in graph.nodes],
                     s=[8 + 4 * np.sqrt(n.n_obs) for n in graph.nodes], c=used, cmap="viridis", zorder=2,
                     edgecolors="k", linewidths=0.3)
-    fig.colorbar(sc, ax=ax, label="frequencies / bits in use")
+    fig.colorbar(sc, ax=ax, label="frequencies / irreps / bits in use")
     ax.set(xscale="log", yscale="log", xlabel="mean training step in the node",
            ylabel="F_all of the node's states (nats)",
            title=f"{len(graph.nodes)} heuristic models, {len(graph.edges)} observed hops")

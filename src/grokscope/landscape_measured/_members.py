@@ -11,6 +11,9 @@ Labels (the nodes of the graph):
 * modular ``a ± b`` tasks read by a Fourier-ready model: the heuristic-walk label of
   :mod:`grokscope.analysis._heuristic`, the frequencies in use and the memorized fraction of the
   training points (``{3,7} mem=0.1``); coarse: how many frequencies (``2f mem=0.1``);
+* group composition (``S_n``, ``D_n``) read by a model with an embedding: the irreps carrying 90%
+  of the embedding's non-trivial energy and the memorized fraction (``{ρ2} mem=0.0``,
+  :mod:`grokscope.landscape_measured._irreps`); coarse: how many irreps (``1ρ mem=0.0``);
 * sparse parity read through an input map: the bits in use, those whose L1 weight mass (row of
   ``W_in``) is at least ``BIT_FACTOR`` times the median bit's (``bits{0,1,2}``); coarse: how many
   bits in use and how many of them relevant (``3b/3r``).
@@ -26,6 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grokscope.errors import AnalysisError
+from grokscope.landscape_measured._irreps import group_labels
+from grokscope.tasks import composed_group
 from grokscope.landscape_measured._walks import Walk
 
 __all__ = ["BIT_FACTOR", "MemberRecord", "coarse_label", "load_members", "parity_label"]
@@ -69,14 +74,20 @@ class MemberRecord:
 
 
 def coarse_label(label: str) -> str:
-    """``{3,7} mem=0.1`` -> ``2f mem=0.1``; ``bits{0,4}`` -> ``2b`` (how many, not which).
+    """``{3,7} mem=0.1`` -> ``2f mem=0.1``; ``{ρ2,ρ3} mem=0.0`` -> ``2ρ mem=0.0``; ``bits{0,4}`` -> ``2b``
+    (how many, not which).
 
     >>> coarse_label("{3,7} mem=0.1"), coarse_label("{} mem=1.0"), coarse_label("bits{0,4}/2r")
     ('2f mem=0.1', '0f mem=1.0', '2b/2r')
+    >>> coarse_label("{ρ2,ρ3} mem=0.0")
+    '2ρ mem=0.0'
     """
     m = re.fullmatch(r"\{([\d,]*)\} (mem=.*)", label)
     if m:
         return f"{len([f for f in m.group(1).split(',') if f])}f {m.group(2)}"
+    m = re.fullmatch(r"\{([^}]*)\} (mem=.*)", label)
+    if m:
+        return f"{len([f for f in m.group(1).split(',') if f])}ρ {m.group(2)}"
     m = re.fullmatch(r"bits\{([\d,]*)\}/(\d+)r", label)
     if m:
         return f"{len([f for f in m.group(1).split(',') if f])}b/{m.group(2)}r"
@@ -96,17 +107,22 @@ def parity_label(mass: np.ndarray, positions) -> str:
 
 
 def _labels(run, meas) -> list[list[str]]:
-    """``[n_steps][model]`` labels of a run (Fourier or parity), or AnalysisError naming what is missing."""
+    """``[n_steps][model]`` labels of a run (Fourier, group or parity), or AnalysisError naming what is missing."""
     if meas.labels:
         return meas.labels
     from grokscope.analysis._snapshot import parity_ready
     from grokscope.analysis._sparsity import bit_mass
 
-    maps = [run.anatomy(run.load(int(s))) for s in meas.steps]
-    if not parity_ready(run.task, maps[-1]):
+    last = run.anatomy(run.load(int(meas.steps[-1])))
+    group = composed_group(run.task)
+    if group is not None and last is not None and (last.embedding is not None or last.neuron_in is not None):
+        return group_labels(run, meas.steps, group)
+    if not parity_ready(run.task, last):
         raise AnalysisError(f"{run.label}: task {run.task.name} has no heuristic-model labels; the landscape needs a "
                             "modular a±b task read by a model with an embedding and a neuron-logit map (frequencies "
-                            "in use, memorized fraction) or a sparse-parity task read through an input map (bits)")
+                            "in use, memorized fraction), a group-composition task read by a model with an embedding "
+                            "(irreps in use) or a sparse-parity task read through an input map (bits)")
+    maps = [run.anatomy(run.load(int(s))) for s in meas.steps]
     pos = run.task.positions
     return [[parity_label(bit_mass(a.neuron_in.double())[m].numpy(), pos) for m in range(run.n_members)] for a in maps]
 

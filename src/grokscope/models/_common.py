@@ -12,10 +12,13 @@ From that list
 
 Weights are drawn on the CPU in float32 and then cast, so a seed gives the same initial function
 on every device and in both float32 and float64.
+
+Dropout (``model.dropout``) lives in ``_dropout.py``: both base classes take it from there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from dataclasses import dataclass
@@ -28,8 +31,11 @@ from torch import Tensor, nn
 from grokscope.errors import AnalysisError, ConfigError
 from grokscope.validate import check_choice, check_int, check_number, check_seed  # noqa: F401  (re-exported to the model files)
 
+from ._dropout import _Dropout, _rates, check_dropout, dropout_mask
+
 __all__ = [
     "ParamSpec", "ACTIVATIONS", "lookup", "record", "activation", "draw_init", "check_features", "EnsembleBase", "ReferenceBase",
+    "check_dropout", "dropout_mask",
 ]
 
 
@@ -163,7 +169,7 @@ def check_features(x: Tensor, d_in: int, n_models: int | None) -> Tensor:
     return x
 
 
-class ReferenceBase(nn.Module):
+class ReferenceBase(_Dropout, nn.Module):
     """One model, written plainly; subclasses set ``param_specs`` and implement ``_forward``."""
 
     # "tokens": integer ids [batch, cfg.n_ctx] below cfg.d_vocab; "features": real rows [batch, cfg.d_in].
@@ -173,6 +179,7 @@ class ReferenceBase(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.specs = tuple(type(self).param_specs(cfg))
+        self.dropout_rates = _rates(cfg, None)
         _register(self, self.specs, (), _check_dtype(dtype), device)
 
     @staticmethod
@@ -207,7 +214,7 @@ class ReferenceBase(nn.Module):
         return check_token_values(tokens, self.cfg.d_vocab)
 
 
-class EnsembleBase(nn.Module):
+class EnsembleBase(_Dropout, nn.Module):
     """``n_models`` independent models whose parameters carry a leading ``model`` axis.
 
     Subclasses set ``reference_cls`` (whose ``param_specs`` declares the parameters) and implement
@@ -218,6 +225,7 @@ class EnsembleBase(nn.Module):
     """
 
     reference_cls: type[ReferenceBase]
+    _model_axis = 1  # activations are [model, ...]: dropout draws one mask per member
     # What forward reads (one of grokscope.tasks.INPUT_KINDS); a task's input_kind must match.
     input_kind: str = "tokens"
 
@@ -226,6 +234,7 @@ class EnsembleBase(nn.Module):
         self.cfg = cfg
         self.n_models = check_positive_int(n_models, "n_members")
         self.specs = tuple(self.reference_cls.param_specs(cfg))
+        self.dropout_rates = _rates(cfg, self.n_models)  # one per row (member), compacted with the rows
         _register(self, self.specs, (self.n_models,), _check_dtype(dtype), device)
 
     @property
@@ -262,7 +271,10 @@ class EnsembleBase(nn.Module):
         """A reference model holding a copy of member ``i``'s weights."""
         if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < self.n_models:
             raise ConfigError(f"member {i!r}: must be an integer in [0, {self.n_models})")
-        ref = self.reference_cls(self.cfg, dtype=self.dtype, device=self.device)
+        cfg = self.cfg
+        if isinstance(getattr(cfg, "dropout", None), tuple):  # per-member rates: the member's own
+            cfg = dataclasses.replace(cfg, dropout=self.dropout_rates[i])
+        ref = self.reference_cls(cfg, dtype=self.dtype, device=self.device)
         ref.load_state_dict({k: v[i].detach().clone() for k, v in self.state_dict().items()})
         return ref
 
@@ -288,6 +300,7 @@ class EnsembleBase(nn.Module):
         for p in self.parameters():
             p.data = p.data.index_select(0, idx.to(p.device))
             p.grad = None
+        self.dropout_rates = [self.dropout_rates[j] for j in idx.tolist()]
         self.n_models = int(idx.numel())
         return self
 

@@ -46,6 +46,7 @@ from ._common import (
     ReferenceBase,
     _per_member,
     activation,
+    check_dropout,
     check_positive_int,
     check_scale,
     check_seed,
@@ -71,6 +72,9 @@ class FeatureMLPConfig:
     depth: int = 2  # hidden layers; Omnigrok's depth = 3 counts the 3 nn.Linear modules
     act: str = "relu"  # Omnigrok: ReLU
     scale_biases: bool = True  # Omnigrok multiplies every parameter by α, biases included
+    # Inverted dropout on the hidden activations while training only (Srivastava et al. 2014; one of
+    # PAIR 2023's regularizers): a rate in [0, 1) or one per member; 0 = off (the published setups).
+    dropout: float = 0.0
 
     def __post_init__(self):
         check_positive_int(self.d_in, "model.d_in")
@@ -78,6 +82,7 @@ class FeatureMLPConfig:
         check_positive_int(self.width, "model.width")
         check_positive_int(self.depth, "model.depth")
         activation(self.act)
+        object.__setattr__(self, "dropout", check_dropout(self.dropout))
         check_bool(self.scale_biases, "model.scale_biases")
 
 
@@ -137,7 +142,7 @@ class FeatureMLP(ReferenceBase):
         x = record(cache, "hook_input", x.to(self.unembed.W_U.dtype))  # [batch, d_in]
         for layer, block in enumerate(self.blocks):
             pre = record(cache, f"blocks.{layer}.mlp.hook_pre", x @ block.mlp.W_in + block.mlp.b_in)  # [batch, width]
-            x = record(cache, f"blocks.{layer}.mlp.hook_post", activation(self.cfg.act)(pre))
+            x = self._drop(record(cache, f"blocks.{layer}.mlp.hook_post", activation(self.cfg.act)(pre)))
         return record(cache, "hook_logits", x @ self.unembed.W_U + self.unembed.b_U)  # [batch, n_classes]
 
 
@@ -181,7 +186,7 @@ class FeatureMLPEnsemble(EnsembleBase):
             # matmul broadcasts shared [batch, d_in] inputs against [model, d_in, width].
             pre = torch.matmul(x, block.mlp.W_in) + block.mlp.b_in[:, None, :]  # [model, batch, width]
             record(cache, f"blocks.{layer}.mlp.hook_pre", pre)
-            x = record(cache, f"blocks.{layer}.mlp.hook_post", activation(self.cfg.act)(pre))
+            x = self._drop(record(cache, f"blocks.{layer}.mlp.hook_post", activation(self.cfg.act)(pre)))
         logits = torch.matmul(x, self.unembed.W_U) + self.unembed.b_U[:, None, :]  # [model, batch, n_classes]
         return record(cache, "hook_logits", logits)
 

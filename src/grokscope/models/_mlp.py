@@ -28,7 +28,8 @@ from torch import Tensor
 from grokscope.errors import ConfigError
 
 from ._anatomy import Anatomy, ModelCost, WeightView, param_count, state_tensor
-from ._common import EnsembleBase, ParamSpec, ReferenceBase, activation, check_choice, check_positive_int, record
+from ._common import (EnsembleBase, ParamSpec, ReferenceBase, activation, check_choice, check_dropout, check_positive_int,
+                      record)
 from ._registry import register_architecture
 
 __all__ = ["MLPConfig", "MLP", "MLPEnsemble"]
@@ -49,6 +50,9 @@ class MLPConfig:
     n_classes: int = 2  # parity is 0 or 1
     encoding: str = "01"  # PAIR feeds 0/1; "pm1" is Barak et al. 2022's ±1
     bias: bool = True  # PAIR: "the last column of W_input is also fixed to 1 to provide a bias term"
+    # Inverted dropout on the hidden activations while training only (Srivastava et al. 2014; one of
+    # PAIR 2023's regularizers): a rate in [0, 1) or one per member; 0 = off (the published setups).
+    dropout: float = 0.0
 
     def __post_init__(self):
         check_positive_int(self.n_bits, "model.n_bits")
@@ -59,6 +63,7 @@ class MLPConfig:
         check_choice(self.encoding, "model.encoding", ("01", "pm1"))
         if not isinstance(self.bias, bool):
             raise ConfigError(f"model.bias={self.bias!r}: must be true or false")
+        object.__setattr__(self, "dropout", check_dropout(self.dropout))
 
     @property
     def n_ctx(self) -> int:
@@ -109,7 +114,7 @@ class MLP(ReferenceBase):
             if cfg.bias:
                 pre = pre + block.mlp.b_in
             record(cache, f"blocks.{layer}.mlp.hook_pre", pre)
-            x = record(cache, f"blocks.{layer}.mlp.hook_post", activation(cfg.act)(pre))
+            x = self._drop(record(cache, f"blocks.{layer}.mlp.hook_post", activation(cfg.act)(pre)))
         logits = x @ self.unembed.W_U  # [batch, n_classes]
         if cfg.bias:
             logits = logits + self.unembed.b_U
@@ -166,7 +171,7 @@ class MLPEnsemble(EnsembleBase):
             if cfg.bias:
                 pre = pre + block.mlp.b_in[:, None, :]
             record(cache, f"blocks.{layer}.mlp.hook_pre", pre)
-            x = record(cache, f"blocks.{layer}.mlp.hook_post", activation(cfg.act)(pre))
+            x = self._drop(record(cache, f"blocks.{layer}.mlp.hook_post", activation(cfg.act)(pre)))
         logits = torch.matmul(x, self.unembed.W_U)  # [model, batch, n_classes]
         if cfg.bias:
             logits = logits + self.unembed.b_U[:, None, :]

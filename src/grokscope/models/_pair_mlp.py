@@ -44,6 +44,7 @@ from ._common import (
     ReferenceBase,
     activation,
     check_choice,
+    check_dropout,
     check_positive_int,
     lookup,
     record,
@@ -74,6 +75,9 @@ class PairMLPConfig(OperandPairSizes):
     output: str = "tied"  # W_output = W_out · W_E^T (PAIR's appendix model)
     bias: bool = False  # PAIR's model has no biases; True adds mlp.b_in [d_hidden]
     init: str = "grokscope"  # our draws; "pair": PAIR's notebooks' haiku initializers (see the module)
+    # Inverted dropout on the hidden activations while training only (Srivastava et al. 2014; one of
+    # PAIR 2023's regularizers): a rate in [0, 1) or one per member; 0 = off (the published setups).
+    dropout: float = 0.0
 
     def __post_init__(self):
         check_positive_int(self.p, "model.p")
@@ -82,6 +86,7 @@ class PairMLPConfig(OperandPairSizes):
         activation(self.act)
         check_choice(self.output, "model.output", _OUTPUTS)
         check_choice(self.init, "model.init", ("grokscope", "pair"))
+        object.__setattr__(self, "dropout", check_dropout(self.dropout))
         for name in ("factored", "bias"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"model.{name}={getattr(self, name)!r}: must be true or false")
@@ -135,7 +140,7 @@ class PairMLP(ReferenceBase):
         if cfg.bias:
             pre = pre + self.mlp.b_in
         record(cache, "mlp.hook_pre", pre)
-        post = record(cache, "mlp.hook_post", activation(cfg.act)(pre))  # [batch, d_hidden]
+        post = self._drop(record(cache, "mlp.hook_post", activation(cfg.act)(pre)))  # [batch, d_hidden]
         if cfg.output == "collapsed":
             logits = post @ self.mlp.W_out  # [batch, p]
         else:
@@ -216,7 +221,7 @@ class PairMLPEnsemble(EnsembleBase):
         if cfg.bias:
             pre = pre + self.mlp.b_in[:, None, :]
         record(cache, "mlp.hook_pre", pre)
-        post = record(cache, "mlp.hook_post", activation(cfg.act)(pre))  # [model, batch, d_hidden]
+        post = self._drop(record(cache, "mlp.hook_post", activation(cfg.act)(pre)))  # [model, batch, d_hidden]
         if cfg.output == "collapsed":
             logits = torch.bmm(post, self.mlp.W_out)  # [model, batch, p]
         else:

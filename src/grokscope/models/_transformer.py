@@ -45,8 +45,8 @@ from grokscope.errors import ConfigError
 from grokscope.validate import check_bool
 
 from ._anatomy import Anatomy, ModelCost, WeightView, param_count, state_tensor
-from ._common import (EnsembleBase, ParamSpec, ReferenceBase, activation, check_choice, check_positive_int, lookup,
-                      record)
+from ._common import (EnsembleBase, ParamSpec, ReferenceBase, activation, check_choice, check_dropout,
+                      check_positive_int, lookup, record)
 from ._registry import register_architecture
 
 __all__ = ["TransformerConfig", "Transformer", "TransformerEnsemble"]
@@ -84,6 +84,10 @@ class TransformerConfig:
     # "classes": logits for the task's classes (Nanda 2023); "vocab": for every token, as a language
     # model's head (openai/grok, grokfast), the non-answer tokens being wrong answers.
     unembed: str = "classes"
+    # Inverted dropout on each block's attention and MLP outputs (before they join the residual
+    # stream), while training only, as GPT-2's resid_pdrop (Radford et al. 2019); a rate in [0, 1)
+    # or one per member; 0 = off (Nanda 2023, Power 2022 and grokfast use none).
+    dropout: float = 0.0
 
     def __post_init__(self):
         for name in ("d_vocab", "n_ctx", "n_classes", "d_model", "n_heads", "d_head", "d_mlp", "n_layers"):
@@ -95,6 +99,7 @@ class TransformerConfig:
         check_choice(self.unembed, "model.unembed", _UNEMBED)
         check_bool(self.attn_bias, "model.attn_bias")
         check_bool(self.mlp_bias, "model.mlp_bias")
+        object.__setattr__(self, "dropout", check_dropout(self.dropout))
         if not (isinstance(self.ln_eps, (int, float)) and self.ln_eps > 0):
             raise ConfigError(f"model.ln_eps={self.ln_eps!r}: must be a number > 0")
         if self.unembed == "vocab" and self.n_classes != self.d_vocab:
@@ -234,7 +239,7 @@ class Transformer(ReferenceBase):
             z = record(cache, b + "attn.hook_z", torch.einsum("bhqk,bkhe->bqhe", pattern, v))
             attn_out = torch.einsum("bqhe,hed->bqd", z, blk.attn.W_O)
             b_O = _bias(blk.attn, "b_O")
-            x = x + record(cache, b + "hook_attn_out", attn_out if b_O is None else attn_out + b_O)
+            x = x + record(cache, b + "hook_attn_out", self._drop(attn_out if b_O is None else attn_out + b_O))
             if cfg.norm == "post":
                 x = self._ln(x, blk.ln1)
             record(cache, b + "hook_resid_mid", x)
@@ -244,7 +249,7 @@ class Transformer(ReferenceBase):
             pre = record(cache, b + "mlp.hook_pre", pre if b_in is None else pre + b_in)  # [batch, pos, d_mlp]
             post = record(cache, b + "mlp.hook_post", activation(cfg.act)(pre))
             out = post @ blk.mlp.W_out
-            x = x + record(cache, b + "hook_mlp_out", out if b_out is None else out + b_out)
+            x = x + record(cache, b + "hook_mlp_out", self._drop(out if b_out is None else out + b_out))
             if cfg.norm == "post":
                 x = self._ln(x, blk.ln2)
             record(cache, b + "hook_resid_post", x)
@@ -400,7 +405,8 @@ class TransformerEnsemble(EnsembleBase):
         flat_z = z.reshape(m, n_b * n_q, -1)
         attn_out = (torch.bmm(flat_z, w_o) if not cfg.attn_bias else
                     torch.baddbmm(blk.attn.b_O[:, None, :], flat_z, w_o)).view(m, n_b, n_q, cfg.d_model)
-        record(cache, b + "hook_attn_out", attn_out)
+        # Dropout masks span every position (as the reference's), of which the computed ones are used.
+        attn_out = record(cache, b + "hook_attn_out", self._drop(attn_out, full=(n_b, T, cfg.d_model)))
         x = x[:, :, -n_q:] + attn_out  # [model, batch, q, d_model]
         if cfg.norm == "post":
             x = _ln(x, blk.ln1, cfg.ln_eps)
@@ -408,7 +414,8 @@ class TransformerEnsemble(EnsembleBase):
         h = _ln(x, blk.ln2, cfg.ln_eps) if cfg.norm in _PRE else x
         pre = record(cache, b + "mlp.hook_pre", _linear(h, blk.mlp.W_in, _bias(blk.mlp, "b_in")))  # [model, batch, q, d_mlp]
         post = record(cache, b + "mlp.hook_post", activation(cfg.act)(pre))
-        x = x + record(cache, b + "hook_mlp_out", _linear(post, blk.mlp.W_out, _bias(blk.mlp, "b_out")))
+        mlp_out = self._drop(_linear(post, blk.mlp.W_out, _bias(blk.mlp, "b_out")), full=(n_b, T, cfg.d_model))
+        x = x + record(cache, b + "hook_mlp_out", mlp_out)
         if cfg.norm == "post":
             x = _ln(x, blk.ln2, cfg.ln_eps)
         return record(cache, b + "hook_resid_post", x)

@@ -39,6 +39,13 @@ from grokscope.quanta._figures import (
     learned_step_figure,
     save_emergence,
 )
+from grokscope.quanta._lm import LM, LMEnsemble, lm_config, n_non_embedding, n_params
+from grokscope.quanta._lm_corpus import Corpus
+from grokscope.quanta._lm_figures import family_figure, token_curves_figure
+from grokscope.quanta._lm_qdg import LMQDG, lm_qdg
+from grokscope.quanta._lm_scaling import family_fits
+from grokscope.quanta._lm_tokens import TokenCurves, classify_curves, token_curves
+from grokscope.quanta._lm_train import Family, FamilyConfig, load_family, train_family
 from grokscope.quanta._qdg import (
     QDGConfig,
     QDGResult,
@@ -67,4 +74,8 @@ __all__ = [
     "qdg_run",
     "rank_frequency",
     "rank_frequency_figure",
+    # a family of byte-level LMs on the stdlib's source (issue 10)
+    "Corpus", "LM", "LMEnsemble", "lm_config", "n_params", "n_non_embedding", "FamilyConfig", "Family",
+    "train_family", "load_family", "family_fits", "TokenCurves", "classify_curves", "token_curves", "LMQDG",
+    "lm_qdg", "family_figure", "token_curves_figure",
 ]

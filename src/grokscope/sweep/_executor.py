@@ -20,11 +20,14 @@ Killed at any instant (kill -9) and re-run with the same spec, the sweep:
   the store as a record and is never mapped.
 
 A spec that differs from the registered one is refused before anything is written, with
-the first differing field named.
+the first differing field named. The base config's ``[log]`` settings are the exception: they
+decide what is recorded, never what a member learns, so a re-run keeps the ones the sweep was
+registered with (a newer grokscope's defaults, e.g. more checkpoints, apply to new sweeps only).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -97,7 +100,7 @@ def _register(store, spec: SweepSpec, plans: list[EnsemblePlan], measured: dict 
         T.ensure_tables(conn)
         row = conn.execute("SELECT id, spec FROM sweeps WHERE name=?", (spec.name,)).fetchone()
         if row is not None:
-            diff = spec_difference(_with_current_defaults(json.loads(row[1])), canon)
+            diff = spec_difference(_without_log(_with_current_defaults(json.loads(row[1]))), _without_log(canon))
             if diff:
                 raise ConfigError(f"sweep {spec.name!r} was started with a different spec ({diff}); "
                                   f"restore the spec or give the sweep a new name")
@@ -118,6 +121,32 @@ def _register(store, spec: SweepSpec, plans: list[EnsemblePlan], measured: dict 
             conn.executemany("INSERT INTO sweep_stacks (sweep_id, shape, size, measured) VALUES (?,?,?,?)",
                              [(sid, shape, choice.size, choice.to_json()) for shape, choice in measured.items()])
     return int(sid)
+
+
+def _with_registered_log(store, spec: SweepSpec) -> SweepSpec:
+    """``spec`` with the base config's ``log`` section of the registered sweep of that name, if any.
+
+    Keys the registered section lacks (added to ``[log]`` since) keep this spec's values.
+    """
+    registered = T.registered_spec(store, spec.name)
+    log = ((registered or {}).get("base_config") or {}).get("log")
+    if not isinstance(log, dict) or not isinstance(spec.base_config.get("log"), dict):
+        return spec
+    merged = {**spec.base_config["log"], **log}
+    if merged == spec.base_config["log"]:
+        return spec
+    return dataclasses.replace(spec, base_config={**spec.base_config, "log": merged})
+
+
+def _without_log(canon: dict[str, Any]) -> dict[str, Any]:
+    """A canonical spec without its log settings (the base config's ``log`` and ``[set]``'s ``log.*``):
+    they record, never change what a member learns, and a re-run takes them from the registered spec."""
+    out = dict(canon)
+    if isinstance(out.get("set"), dict):
+        out["set"] = {k: v for k, v in out["set"].items() if not str(k).startswith("log.")}
+    if isinstance(out.get("base_config"), dict):
+        out["base_config"] = {k: v for k, v in out["base_config"].items() if k != "log"}
+    return out
 
 
 def _with_current_defaults(canon: dict[str, Any]) -> dict[str, Any]:
@@ -238,6 +267,7 @@ def run_sweep(spec: SweepSpec, store=None, *, backend: str = "inprocess", addres
         if caps is None:
             measured = measure_caps(spec)
             caps = {shape: choice.size for shape, choice in measured.items()}
+    spec = _with_registered_log(store, spec)
     plans = pack(spec, caps=caps)
     sweep_id = _register(store, spec, plans, measured)
     by_index = {p.index: p for p in plans}

@@ -80,6 +80,15 @@ def stored_stacks(store, name: str) -> dict[str, int] | None:
     return {shape: int(size) for shape, size in rows} or None
 
 
+def registered_spec(store, name: str) -> dict[str, Any] | None:
+    """The canonical spec sweep ``name`` was registered with; None if there is no such sweep."""
+    if not has_tables(store):
+        return None
+    with store._snapshot() as conn:
+        row = conn.execute("SELECT spec FROM sweeps WHERE name=?", (name,)).fetchone()
+    return None if row is None else json.loads(row[0])
+
+
 def ensure_tables(conn) -> None:
     for ddl in _DDL:
         conn.execute(ddl)

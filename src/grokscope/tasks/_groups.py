@@ -31,7 +31,7 @@ import torch
 
 from grokscope.tasks._base import TaskBase, check_bool, check_int, set_frozen, with_eq_token
 
-__all__ = ["PermutationGroup", "DihedralGroup"]
+__all__ = ["PermutationGroup", "DihedralGroup", "composed_group"]
 
 _MAX_SN = 6  # |S_6|^2 = 518,400 pairs; S_7 would be 25.4M, too many to enumerate.
 _MAX_DN = 1024  # (2n)^2 pairs: 4.2M rows at n = 1024.
@@ -106,6 +106,13 @@ class PermutationGroup(TaskBase):
             test_pool=None,
         )
 
+    def group(self):
+        """The group as a ``grokscope.groups.FiniteGroup`` with this task's element ids (None for S_6,
+        whose irreducible representations the groups module does not compute)."""
+        from grokscope.groups import symmetric
+
+        return symmetric(self.n) if self.n <= 5 else None
+
     def describe(self) -> str:
         context = "'x y ='" if self.eq_token else "'x y'"
         return (
@@ -156,6 +163,12 @@ class DihedralGroup(TaskBase):
             test_pool=None,
         )
 
+    def group(self):
+        """The group as a ``grokscope.groups.FiniteGroup`` with this task's element ids."""
+        from grokscope.groups import dihedral
+
+        return dihedral(self.n)
+
     def describe(self) -> str:
         context = "'x y ='" if self.eq_token else "'x y'"
         return (
@@ -163,3 +176,10 @@ class DihedralGroup(TaskBase):
             f"({2 * self.n} elements: ids <{self.n} rotations r^k, then reflections r^k s), "
             f"{self.n_all} pairs, context {context}"
         )
+
+
+def composed_group(task):
+    """The finite group a composition task composes (``task.group()``, a ``grokscope.groups.FiniteGroup``
+    numbered as the task numbers its elements), or None for a task that names none."""
+    group = getattr(task, "group", None)
+    return group() if callable(group) else None

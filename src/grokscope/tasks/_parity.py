@@ -17,6 +17,13 @@ the train and test pools are disjoint random subsets of those rows. Above 16 bit
 are the train pool, the rest the test pool). Test accuracy then estimates accuracy on
 uniformly random strings (a binomial estimate over ``n_test`` samples).
 
+Which seed draws the strings (``data_seed``). ``"task"`` (the default, and what every run stored
+before the option existed trained on): the task's own ``seed`` option, so runs with different run
+seeds train on the same strings. ``"run"``: the run's ``seed``, as PAIR's notebook draws each
+model's training set from that model's seed: the trainer sets ``task.seed`` to the run's seed
+before the run is stored (``grokscope.train``), so the stored config names the strings used and
+a resume or an analysis rebuilds them. Every member of one run (one ensemble) shares the strings.
+
 Data-size sweeps: the train pool is one fixed, ordered list. ``split`` gives member ``m``
 its first ``n_m`` strings (nested training sets) and every member the whole test pool,
 so members differ only in how much data they see.
@@ -32,8 +39,11 @@ import torch
 from grokscope.errors import ConfigError
 from grokscope.seeding import generator
 from grokscope.tasks._base import TaskBase, check_int, set_frozen
+from grokscope.validate import check_choice
 
-__all__ = ["SparseParity"]
+__all__ = ["DATA_SEEDS", "SparseParity"]
+
+DATA_SEEDS = ("task", "run")  # where the strings' seed comes from: the task's `seed`, or the run's
 
 _MAX_ENUMERATED_BITS = 16  # 2**16 strings x 16 bits = 8 MB: cheap to enumerate exactly.
 _MAX_BITS = 1024
@@ -86,8 +96,12 @@ class SparseParity(TaskBase):
     # 1000 test strings: a binomial accuracy estimate with std <= 1.6 points (at 50%).
     n_test: int | None = 1000
     seed: int = 0
+    # "task": the strings come from `seed` (grokscope's behaviour before this option); "run": the
+    # trainer sets `seed` to the run's seed, so each run seed trains on its own strings (PAIR's notebook).
+    data_seed: str = "task"
 
     def __post_init__(self) -> None:
+        check_choice(self.data_seed, "task.data_seed", DATA_SEEDS)
         n_bits = check_int(self.n_bits, "task.n_bits", 1, _MAX_BITS)
         positions = self._check_positions(n_bits)
         seed = check_int(self.seed, "task.seed", 0, 2**64 - 1)
@@ -166,5 +180,5 @@ class SparseParity(TaskBase):
         return (
             f"parity of bits {list(self.positions)} of {self.n_bits}-bit strings; "
             f"{len(self.train_pool)} train / {len(self.test_pool)} test strings drawn with "
-            f"seed {self.seed} ({universe})"
+            f"seed {self.seed}{' (the run seed)' if self.data_seed == 'run' else ''} ({universe})"
         )

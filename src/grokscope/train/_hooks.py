@@ -8,7 +8,8 @@ per-group forms, ``weight_norm``) in one forward pass, then calls each hook in o
 The values a hook returns are stored with the run's metrics, under the names it gives (a later
 hook sees them in ``metrics``). Through ``ctx`` a hook reads the run (``ctx.model``, ``ctx.data``,
 ``ctx.cfg``, ``ctx.active``, ``ctx.diverged_step``) and may ask the loop to stop
-(``ctx.request_stop(reason)``, honoured after this evaluation's checkpoint) or to retire members
+(``ctx.request_stop(reason)``, honoured after this evaluation's checkpoint), to keep this step's
+weights (``ctx.request_checkpoint()``, see ``_checkpoint_plan.py``) or to retire members
 (``ctx.retire(mask)``: they leave the ensemble after this evaluation, their weights kept as they
 are now, their later metrics NaN; not "diverged"; see ``_retire.py``).
 
@@ -65,6 +66,7 @@ class EvalContext:
     # [model] int: the step at which each member retired, -1 while it is live (None: none ever did)
     retired_step: np.ndarray | None = None
     rows: np.ndarray | None = None  # the member of each row of ``model`` (None: row i is member i)
+    checkpoint_requested: bool = False  # a hook asked for the weights at this step (``request_checkpoint``)
 
     def live_mask(self) -> np.ndarray:
         """``[model]`` bool: members not retired (diverged members are live until they retire)."""
@@ -75,6 +77,10 @@ class EvalContext:
     def request_stop(self, reason: str) -> None:
         """Stop training after this evaluation (its metrics and checkpoint are kept)."""
         self.stop_reasons.append(str(reason))
+
+    def request_checkpoint(self) -> None:
+        """Keep a weight checkpoint at this evaluation's step (besides the run's scheduled ones)."""
+        self.checkpoint_requested = True
 
     def retire(self, members: np.ndarray) -> None:
         """Freeze ``members`` (a bool mask ``[model]``) from the next update on."""

@@ -7,6 +7,8 @@ log-spaced late (``eval_steps``): loss and accuracy of every split the run keeps
 unseen), of all inputs and of every group of rows the task names, from one forward pass, plus
 ``weight_norm`` and whatever the evaluation hooks return (``grokscope.train._hooks``; the first
 hook is the grokking bookkeeping). A member whose loss goes non-finite is frozen and reported.
+Dropout (``model.dropout``) acts in the update's forward pass only, with masks from each member's
+own generator (stream 3 of its seed), saved with the run state.
 
 The pieces, each in its own file: ``RunState`` (``_state.py``: what a restart must carry, one way
 into the store and one way out), ``RunWriter`` (``_writer.py``: everything written to the store),
@@ -27,6 +29,7 @@ reproduces the uninterrupted run's numbers exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 import time
@@ -43,6 +46,7 @@ from grokscope.models import build_model
 from grokscope.models._common import check_token_values
 from grokscope.seeding import generator, member_seed
 from grokscope.tasks import input_kind, split_for_run
+from grokscope.train._checkpoint_plan import TransitionCheckpoints, checkpoint_steps, fit_checkpoints
 from grokscope.train._data import TrainData
 from grokscope.train._collapse import CollapseHook
 from grokscope.train._hooks import EvalContext, EvalHook, GrokkingHook
@@ -53,12 +57,14 @@ from grokscope.train._schedule import eval_steps
 from grokscope.train._signals import SignalsHook
 from grokscope.train._state import RunState
 from grokscope.train._writer import RunWriter
+from grokscope.validate import require
 
 __all__ = ["train", "TrainResult", "make_optimizer", "checkpoint_steps", "METRICS"]
 
 # The metrics every run has (a run with an unseen split or task groups has more; see the docstring).
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "all_loss", "all_acc", "weight_norm")
-INIT_STREAM, BATCH_STREAM = 1, 2  # member m's streams of its seed (its split draws from stream 0)
+# member m's streams of its seed (its split draws from stream 0); dropout masks only with model.dropout
+INIT_STREAM, BATCH_STREAM, DROPOUT_STREAM = 1, 2, 3
 
 
 @dataclass
@@ -68,16 +74,6 @@ class TrainResult:
     metrics: dict[str, np.ndarray]  # name -> [n_eval, model]
     members: list[dict[str, Any]]  # member, seed, mem_step, gen_step, delay, phase, diverged, ...
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-def checkpoint_steps(total: int, n: int) -> set[int]:
-    """``n`` weight checkpoints, log-spaced over ``[0, total]`` with 0 and ``total`` included."""
-    if n <= 0:
-        return set()
-    if n == 1:
-        return {total}
-    pts = np.unique(np.round(np.geomspace(1, max(total, 1), n - 1)).astype(int))
-    return {0, total, *pts.tolist()}
 
 
 def train(cfg: RunConfig, store=None, *, resume: int | None = None,
@@ -110,33 +106,35 @@ def _flushes_denormals() -> bool:
 
 
 def _train(cfg: RunConfig, store, resume: int | None, progress, extra_hooks: list) -> TrainResult:
+    cfg = _task_seed_from_run(cfg)  # before anything is built or stored
     task, seeds = cfg.build_task(), cfg.seeds()
     sp = split_for_run(task, cfg.task, seeds)  # member m's data: stream 0 of its seed
     model = build_model(cfg, task, member_seeds=[member_seed(s, INIT_STREAM) for s in seeds])
     data = _device_data(task, sp, model)
-    opt = make_optimizer(cfg, model.dtype, model.device)
+    opt = make_optimizer(_relative_projection(cfg, model), model.dtype, model.device)
     # Minibatch sampling: one stream per member, so member i draws the same batches whatever the
     # ensemble around it (a sweep member equals its one-member run).
     gens = [generator(member_seed(s, BATCH_STREAM)) for s in seeds]
+    drops = [generator(member_seed(s, DROPOUT_STREAM)) for s in seeds] if getattr(model, "has_dropout", False) else None
     retire = retire_hook(cfg.train)  # None unless train.retire_window / retire_frac turn the rule on
     measured = ([CollapseHook()] if cfg.train.collapse_metrics else []) + ([SignalsHook()] if cfg.train.signals else [])
-    hooks = [GrokkingHook(cfg.train.stop_after_grok), *([retire] if retire else []), *measured, *extra_hooks]
+    ckpts, transitions = _checkpoint_plan(cfg, model)
+    hooks = [GrokkingHook(cfg.train.stop_after_grok), *([retire] if retire else []), *measured, *transitions, *extra_hooks]
 
     writer = RunWriter(store, cfg.log.flush_seconds)
-    state = RunState.new(model, opt, gens, hooks)
+    state = RunState.new(model, opt, gens, hooks, drops)
     if resume is None:
         writer.create(cfg, seeds, sp)
     else:
         saved = writer.reopen(resume)
         if saved is not None:  # else killed before its first flush: start over (nothing was stored)
-            state = RunState.from_resume(saved, model, opt, gens, hooks)
+            state = RunState.from_resume(saved, model, opt, gens, hooks, drops)
             if state.any_retired:  # it comes back compacted: drop the retired members' data rows too
                 data.select_members(torch.as_tensor(state.rows, device=model.device))
     writer.running()
 
     total = cfg.train.steps
     evals = set(eval_steps(total, dense_until=cfg.log.dense_until, n_log=cfg.log.n_log).tolist())
-    ckpts = checkpoint_steps(total, cfg.log.n_checkpoints)
     t0, s0 = time.perf_counter(), state.step
     last_retired = np.full(cfg.n_members, -1, dtype=np.int64)  # members decided when the last ones were
     stop = _StopOnSignal()
@@ -145,14 +143,14 @@ def _train(cfg: RunConfig, store, resume: int | None, progress, extra_hooks: lis
             state.step = step
             if writer.due():
                 writer.flush(state)  # state *before* evaluating/updating `step`: resume re-does this step
-            stop_reasons = []
+            stop_reasons, asked = [], False
             if step in evals:
                 values, ctx = _evaluate(state, data, cfg)
                 writer.metrics(step, values)
-                stop_reasons = ctx.stop_reasons + _retire_requested(state, data, ctx, last_retired)
+                stop_reasons, asked = ctx.stop_reasons + _retire_requested(state, data, ctx, last_retired), ctx.checkpoint_requested
                 if progress is not None:
                     progress(_progress_info(state, values, total, (step - s0) / max(time.perf_counter() - t0, 1e-9)))
-            if step in ckpts:
+            if step in ckpts or asked:
                 writer.checkpoint(step, state.weights())
             if step == total or stop_reasons:
                 break
@@ -193,6 +191,41 @@ def _train(cfg: RunConfig, store, resume: int | None, progress, extra_hooks: lis
     return TrainResult(writer.run_id, steps, metrics, members, summary)
 
 
+def _checkpoint_plan(cfg: RunConfig, model) -> tuple[set[int], list[TransitionCheckpoints]]:
+    """The log-spaced checkpoint steps and the transition hook (if any), thinned to fit ``log.checkpoint_mib``."""
+    per_member = sum(p[0].numel() * p.element_size() for p in model.state_dict().values())
+    asked = cfg.log.transition_checkpoints if cfg.log.n_checkpoints > 0 else 0  # 0 checkpoints: no weights wanted
+    n_log, n_extra = fit_checkpoints(cfg.log.n_checkpoints, asked,
+                                     bytes_per_checkpoint=per_member * cfg.n_members, budget_mib=cfg.log.checkpoint_mib)
+    ckpts = checkpoint_steps(cfg.train.steps, n_log)
+    return ckpts, ([TransitionCheckpoints(n_extra, cfg.log.transition_delta, ckpts)] if n_extra > 0 else [])
+
+
+def _task_seed_from_run(cfg: RunConfig) -> RunConfig:
+    """A task with ``data_seed = "run"`` (sparse parity) draws its inputs from the run's seed: its
+    ``seed`` option becomes ``cfg.seed`` here, before the run is stored, so the stored config names
+    the inputs used (a resume or an analysis rebuilds them from it)."""
+    if cfg.task.get("data_seed") != "run" or cfg.task.get("seed") == cfg.seed:
+        return cfg
+    return dataclasses.replace(cfg, task={**cfg.task, "seed": cfg.seed})
+
+
+def _relative_projection(cfg: RunConfig, model) -> RunConfig:
+    """``cfg`` with ``optim.project_norm_frac`` made absolute: each member's target is its fraction of
+    the member's initial total norm, read off the model as built (a resume rebuilds the same one)."""
+    frac = cfg.optim.project_norm_frac
+    fracs = frac if isinstance(frac, list) else [frac] * cfg.n_members
+    if not any(f > 0 for f in fracs):
+        return cfg
+    require(len(fracs) == cfg.n_members, "optim.project_norm_frac", frac,
+            f"one number or a list of n_members={cfg.n_members} numbers")
+    with torch.no_grad():
+        norm = torch.linalg.vector_norm(torch.stack(
+            [torch.linalg.vector_norm(p.reshape(p.shape[0], -1), dim=1) for p in model.parameters()]), dim=0)  # [model]
+    targets = [f * n for f, n in zip(fracs, norm.double().tolist())]
+    return dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, project_norm=targets, project_norm_frac=0.0))
+
+
 def _device_data(task, sp, model) -> TrainData:
     """The task's rows on the model's device; token ids are range-checked here, once."""
     if input_kind(task) == "tokens":
@@ -204,7 +237,12 @@ def _device_data(task, sp, model) -> TrainData:
 def _update(state: RunState, data: TrainData, cfg: RunConfig) -> None:
     """One optimizer update of every live member; a member whose loss is not finite is frozen."""
     inputs, labels, weights = data.batch(cfg.train.batch_size, state.gens)
-    per_example = per_example_loss(state.model(inputs), labels, cfg.train.loss)  # [model, batch]
+    if state.dropout_gens is None:
+        logits = state.model(inputs)
+    else:
+        with state.model.train_dropout(state.dropout_gens):  # dropout in this forward pass only
+            logits = state.model(inputs)
+    per_example = per_example_loss(logits, labels, cfg.train.loss)  # [model, batch]
     member_loss = (per_example * weights).sum(1)  # [model]: each member's mean loss
     if cfg.train.loss_scale != 1.0:
         member_loss = member_loss * cfg.train.loss_scale  # the objective (PAIR's class-averaged CE); metrics stay unscaled

@@ -14,6 +14,8 @@ Resume state (version 2)::
      "hooks": {hook name: hook.state_dict()}}
 
 Version 1 (0.1.0) had ``book = {"mem_step", "gen_step", "diverged_step"}`` instead of the last two.
+A run with dropout (``model.dropout``) adds ``"dropout_rng": [generator state, ...]``, its members'
+dropout-mask generators; a state without the key is a run without dropout.
 
 Retirement (``_retire.py``) compacts the live state: ``model``, ``opt_state``, ``gens`` and ``active``
 hold the live members only, row ``j`` being member ``rows[j]``; each retired member's weights,
@@ -53,6 +55,7 @@ class RunState:
     hooks: list  # EvalHook instances, called in order at each evaluation
     rows: np.ndarray = None  # [rows] int64: the member of each live row (all members until one retires)
     retired_step: np.ndarray = None  # [model] int64: the step each member retired at, -1 live
+    dropout_gens: list[torch.Generator] | None = None  # one dropout-mask generator per live member (None: no dropout)
     _kept: dict = field(default_factory=dict)  # retired members' weights, opt state, rng (see retire)
 
     def __post_init__(self):
@@ -63,7 +66,8 @@ class RunState:
             self.retired_step = np.full(n, -1, dtype=np.int64)
 
     @classmethod
-    def new(cls, model, opt, gens: Sequence[torch.Generator], hooks: Sequence) -> "RunState":
+    def new(cls, model, opt, gens: Sequence[torch.Generator], hooks: Sequence,
+            dropout_gens: Sequence[torch.Generator] | None = None) -> "RunState":
         """A state at step 0: fresh optimizer state, every member active, hooks set up."""
         n = len(gens)
         names = [h.name for h in hooks]
@@ -73,7 +77,8 @@ class RunState:
             h.setup(n)
         params = dict(model.named_parameters())
         return cls(0, model, opt, opt.init(params), list(gens), torch.ones(n, dtype=torch.bool, device=model.device),
-                   np.full(n, -1, dtype=np.int64), list(hooks))
+                   np.full(n, -1, dtype=np.int64), list(hooks),
+                   dropout_gens=None if dropout_gens is None else list(dropout_gens))
 
     @functools.cached_property
     def params(self) -> dict[str, torch.Tensor]:
@@ -126,6 +131,9 @@ class RunState:
             opt_out = self.opt.concat_states([kept["opt"], opt_out])
         kept.update(members=[*kept.get("members", []), *self.rows[leaving].tolist()], weights=weights,
                     opt=opt_out, rng=[*kept.get("rng", []), *(self.gens[i].get_state() for i in out.tolist())])
+        if self.dropout_gens is not None:
+            kept["dropout_rng"] = [*kept.get("dropout_rng", []), *(self.dropout_gens[i].get_state() for i in out.tolist())]
+            self.dropout_gens = [self.dropout_gens[i] for i in keep.tolist()]
         self.retired_step[self.rows[leaving]] = self.step
         self.model.select_members_(keep)
         self.opt.retain_members(keep)
@@ -152,30 +160,37 @@ class RunState:
     def to_resume(self) -> dict[str, Any]:
         """The resume state of this moment (see the module docstring)."""
         opt_state, rng = self.opt_state, [g.get_state() for g in self.gens]
+        drop = None if self.dropout_gens is None else [g.get_state() for g in self.dropout_gens]
         if self.any_retired:
             order = self._order()
             opt_state = self.opt.select_state(self.opt.concat_states([opt_state, self._kept["opt"]]), order)
             rng = [(rng + self._kept["rng"])[i] for i in order.tolist()]
+            if drop is not None:
+                drop = [(drop + self._kept["dropout_rng"])[i] for i in order.tolist()]
         out = {"version": RESUME_VERSION, "step": int(self.step), "params": self.weights(),
                "opt": self.opt.state_dict(opt_state), "rng": rng,
                "active": torch.as_tensor(self.full_active()), "diverged_step": self.diverged_step.tolist(),
                "hooks": {h.name: h.state_dict() for h in self.hooks}}
         if self.any_retired:
             out["retired_step"] = self.retired_step.tolist()
+        if drop is not None:
+            out["dropout_rng"] = drop
         return out
 
     @classmethod
     def from_resume(cls, saved: Mapping[str, Any], model, opt, gens: Sequence[torch.Generator],
-                    hooks: Sequence) -> "RunState":
+                    hooks: Sequence, dropout_gens: Sequence[torch.Generator] | None = None) -> "RunState":
         """Load ``saved`` (a version 2 or a 0.1.0 resume state) into ``model``, ``gens`` and ``hooks``.
 
         When it records retired members, they are retired again: the state comes back compacted
         (the caller drops the same rows from its data: ``state.rows`` are the live members).
         """
-        state = cls.new(model, opt, gens, hooks)
+        state = cls.new(model, opt, gens, hooks, dropout_gens)
         model.load_state_dict(saved["params"])
         state.opt_state = opt.load_state(saved["opt"])
         for g, st in zip(state.gens, saved["rng"]):
+            g.set_state(st)
+        for g, st in zip(state.dropout_gens or [], saved.get("dropout_rng", [])):
             g.set_state(st)
         state.active = saved["active"].to(state.active.device)
         state.step = int(saved["step"])

@@ -7,7 +7,9 @@ the generalization step of ``grokscope.analysis._phases`` (first evaluated step 
 sweep (``grokscope sweeps``), whose members may span several runs.
 
 Features are read from the evaluations at steps ``<= W`` only (nothing later is looked at), each
-defined in :data:`FEATURES`. The baselines a skeptic tries first use a subset: :data:`FEATURE_SETS`.
+defined in :data:`FEATURES`. The baselines a skeptic tries first use a subset: :data:`FEATURE_SETS`
+(the training loss alone, the weight norm alone, and, read from the run's setup before any training,
+the training fraction alone or with the weight decay and learning rate).
 
 >>> import numpy as np
 >>> m = Member("toy", 0, 0, np.array([0, 10, 20]), {"train_loss": np.array([4.0, 2.0, 1.0])}, -1, 100)
@@ -17,7 +19,7 @@ defined in :data:`FEATURES`. The baselines a skeptic tries first use a subset: :
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,11 +27,13 @@ import numpy as np
 from grokscope.errors import ConfigError
 from grokscope.train._signals import SIGNAL_METRICS
 
-__all__ = ["FEATURES", "FEATURE_SETS", "REQUIRED", "Member", "feature_matrix", "feature_row", "load_members"]
+__all__ = ["FEATURES", "FEATURE_SETS", "READ", "REQUIRED", "Member", "feature_matrix", "feature_row", "load_members"]
 
 # The signal whose absence means "this run was trained without train.signals".
 REQUIRED = "sig_loss_mobility"
 _FLOOR = 1e-30  # ln of an exactly-zero loss
+# The metrics a member's features and outcome are read from.
+READ = ("train_loss", "weight_norm", "test_acc", *SIGNAL_METRICS)
 
 
 @dataclass
@@ -43,6 +47,8 @@ class Member:
     metrics: dict[str, np.ndarray]
     gen_step: int  # first evaluated step with test accuracy >= 99%; -1 never (within the budget)
     budget: int  # train.steps of its run
+    # Known before training: train_frac (training rows / all rows of the task), weight_decay, lr
+    setup: dict[str, float] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -80,11 +86,23 @@ FEATURES: dict[str, tuple[str, Any]] = {
     "loss_spikes": ("slingshot loss spikes counted up to W", lambda m, w: m.at("sig_loss_spikes", w)),
     "norm_cycles": ("last-layer norm cycles counted up to W", lambda m, w: m.at("sig_norm_cycles", w)),
 }
+_SIGNALS = tuple(FEATURES)  # everything measured while training, up to W
+
+# The run's setup, known before step 0 (no signal at all): what a skeptic predicts from first.
+FEATURES.update({
+    "train_frac": ("ln of the training fraction (training rows / all rows of the task)",
+                   lambda m, w: _log(m.setup.get("train_frac", float("nan")))),
+    "weight_decay": ("log10 weight decay (optim.weight_decay of the member)",
+                     lambda m, w: _log(m.setup.get("weight_decay", float("nan"))) / np.log(10)),
+    "lr": ("log10 learning rate (optim.lr of the member)", lambda m, w: _log(m.setup.get("lr", float("nan"))) / np.log(10)),
+})
 
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
-    "signals": tuple(FEATURES),  # everything
+    "signals": _SIGNALS,  # every signal
     "train_loss": ("loss_log", "loss_drop"),  # baseline: the training loss alone
     "weight_norm": ("wnorm_log", "wnorm_slope"),  # baseline: the weight norm alone
+    "train_frac": ("train_frac",),  # baseline: the training fraction alone (no training at all)
+    "setup": ("train_frac", "weight_decay", "lr"),  # baseline: the member's hyperparameters alone
 }
 
 
@@ -124,12 +142,32 @@ def _run_members(store, run_id: int, source: str) -> list[Member]:
         raise ConfigError(f"run {run_id} has no early-warning signals (metric {REQUIRED!r} missing): "
                           "train it with --set train.signals=true")
     budget = int((rec.config.get("train") or {}).get("steps", int(steps[-1]) if len(steps) else 0))
-    wanted = ("train_loss", "weight_norm", "test_acc", *SIGNAL_METRICS)
+    n_all, optim = _n_rows(rec.config), rec.config.get("optim") or {}
     out = []
     for row in store.members(run_id):
         i = int(row["member"])
         gen = row.get("gen_step")
+        setup = {"weight_decay": _per_member(optim.get("weight_decay"), i), "lr": _per_member(optim.get("lr"), i),
+                 "train_frac": float(row["n_train"]) / n_all if row.get("n_train") is not None and n_all else float("nan")}
         out.append(Member(source=source, run_id=run_id, member=i, steps=np.asarray(steps),
-                          metrics={k: np.asarray(metrics[k][:, i], dtype=np.float64) for k in wanted if k in metrics},
-                          gen_step=-1 if gen is None else int(gen), budget=budget))
+                          metrics={k: np.asarray(metrics[k][:, i], dtype=np.float64) for k in READ if k in metrics},
+                          gen_step=-1 if gen is None else int(gen), budget=budget, setup=setup))
     return out
+
+
+def _per_member(value, i: int) -> float:
+    """A config value that may be one per member (a list) or shared; NaN when absent."""
+    if isinstance(value, (list, tuple)):
+        value = value[i] if i < len(value) else None
+    return float(value) if isinstance(value, (int, float)) else float("nan")
+
+
+def _n_rows(config: dict) -> int:
+    """How many rows the run's task has (NaN-safe: 0 when its config does not build)."""
+    from grokscope.config import RunConfig
+    from grokscope.errors import GrokscopeError
+
+    try:
+        return int(RunConfig.from_dict(config).build_task().n_all)
+    except GrokscopeError:
+        return 0

@@ -10,7 +10,8 @@ From the features of a member at window W (``_members.FEATURES``, steps <= W onl
   explicit seed); the interval is the 5th-95th percentile of the refits' predictions (90%).
 
 Missing features (a signal that does not apply, e.g. Fourier Gini on parity) are imputed with the
-training median; a feature missing for every training member is dropped. Members already
+training median; a feature missing for every training member is dropped (with none left, the
+models are the constant and the median below). Members already
 generalized at W are not fitted on or predicted (the answer is known). When every training member
 has the same outcome the classifier is the constant ``(n_pos + 1/2) / (n + 1)``; with fewer than
 3 generalizing members the step model is their median.
@@ -61,12 +62,12 @@ class _Median:
 
 def _fit_once(X: np.ndarray, y: np.ndarray, log_steps: np.ndarray):
     n_pos = int(y.sum())
-    if 0 < n_pos < len(y):
+    if 0 < n_pos < len(y) and X.shape[1]:
         clf = make_pipeline(StandardScaler(), LogisticRegression(C=C_LOGISTIC, max_iter=1000))
         clf.fit(X, y)
     else:
         clf = _Constant((n_pos + 0.5) / (len(y) + 1))
-    if n_pos >= 3:
+    if n_pos >= 3 and X.shape[1]:
         reg = make_pipeline(StandardScaler(), Ridge(alpha=ALPHA_RIDGE))
         reg.fit(X[y], log_steps[y])
     else:

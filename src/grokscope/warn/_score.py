@@ -1,9 +1,10 @@
 """Predictions per member, and the score of a predictor on members it never saw.
 
 ``predict(members, window, train=None)`` gives every member a :class:`Prediction`. With ``train``
-(other members: another sweep) the predictor is fitted on them once; without it the members are
-cross-fitted (``K_FOLDS`` folds by member, from a seed): each is predicted by a predictor that never
-saw it.
+(other members: another sweep) the predictor is fitted on them once (``fit_reference``, then
+``predict_fitted``: what the live display of ``grokscope train --warn-from`` does); without it the
+members are cross-fitted (``K_FOLDS`` folds by member, from a seed): each is predicted by a
+predictor that never saw it.
 
 ``score(train, test, window)`` fits on ``train`` and scores on ``test`` (another sweep: other seeds,
 other hyperparameters, another task), for the early-warning signals and for the baselines a skeptic
@@ -29,9 +30,9 @@ from sklearn.metrics import roc_auc_score
 
 from grokscope.errors import ConfigError
 from grokscope.warn._members import FEATURE_SETS, Member, feature_matrix
-from grokscope.warn._predictor import LEVEL, N_BOOT, fit_predictor
+from grokscope.warn._predictor import LEVEL, N_BOOT, FittedPredictor, fit_predictor
 
-__all__ = ["K_FOLDS", "Prediction", "Score", "check_window", "predict", "score"]
+__all__ = ["K_FOLDS", "Prediction", "Score", "check_window", "fit_reference", "predict", "predict_fitted", "score"]
 
 K_FOLDS = 5  # cross-fitting folds when no training sweep is given (leave-one-out below 5 members)
 N_BOOT_AUC = 200  # bootstrap resamples of the test members for the AUC interval
@@ -82,17 +83,18 @@ class Score:
         return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()}
 
 
-def check_window(members: list[Member], window: int, what: str) -> None:
-    """One ConfigError line when W does not fit inside every member's run, or too few members."""
+def check_window(members: list[Member], window: int, what: str, option: str = "--window") -> None:
+    """One ConfigError line when W does not fit inside every member's run, or too few members
+    (``option`` names W in the message)."""
     if window < 1:
-        raise ConfigError(f"--window {window}: must be a positive number of steps")
+        raise ConfigError(f"{option} {window}: must be a positive number of steps")
     if len(members) < 2:
         raise ConfigError(f"{what} has {len(members)} member(s): the predictor needs at least 2 "
                           "(train on another sweep with --train)")
     short = min(members, key=lambda m: int(m.steps[-1]) if len(m.steps) else 0)
     last = int(short.steps[-1]) if len(short.steps) else 0
     if window >= last:
-        raise ConfigError(f"--window {window}: longer than {what} ({short.label} ends at step {last}); "
+        raise ConfigError(f"{option} {window}: longer than {what} ({short.label} ends at step {last}); "
                           f"use a window < {last}")
 
 
@@ -108,21 +110,28 @@ def _xy(members: list[Member], window: int, names) -> tuple[np.ndarray, np.ndarr
     return X, y, steps
 
 
+def fit_reference(train: list[Member], window: int, *, features: str = "signals", n_boot: int = N_BOOT,
+                  seed: int = 0) -> FittedPredictor:
+    """The predictor fitted once on ``train`` (a reference sweep) at window ``W``, on its members not yet
+    generalized at W; one ConfigError line when fewer than 2 are left. Predict with
+    ``fit.predict(feature_matrix(members, W, FEATURE_SETS[features]))``."""
+    fit_on = _open(train, window)
+    if len(fit_on) < 2:
+        raise ConfigError(f"the training members have {len(fit_on)} member(s) not yet generalized at step "
+                          f"{window}: the predictor needs at least 2")
+    return fit_predictor(*_xy(fit_on, window, FEATURE_SETS[features]), n_boot=n_boot, seed=seed)
+
+
 def predict(members: list[Member], window: int, train: list[Member] | None = None, *,
             features: str = "signals", n_boot: int = N_BOOT, seed: int = 0) -> list[Prediction]:
     """A prediction for every member (see the module docstring)."""
+    if train is not None:
+        fit = fit_reference(train, window, features=features, n_boot=n_boot, seed=seed)
+        return predict_fitted(fit, members, window, features=features)
     names = FEATURE_SETS[features]
     todo = _open(members, window)
     preds: dict[int, dict] = {}
-    if train is not None:
-        fit_on = _open(train, window)
-        if len(fit_on) < 2:
-            raise ConfigError(f"the training members have {len(fit_on)} member(s) not yet generalized at step "
-                              f"{window}: the predictor needs at least 2")
-        fit = fit_predictor(*_xy(fit_on, window, names), n_boot=n_boot, seed=seed)
-        out = fit.predict(feature_matrix(todo, window, names)) if todo else {}
-        preds = {id(m): {k: float(v[i]) for k, v in out.items()} for i, m in enumerate(todo)}
-    elif todo:
+    if todo:
         rng = np.random.default_rng(seed)
         k = min(K_FOLDS, len(todo))
         fold = rng.permutation(np.arange(len(todo)) % k)
@@ -135,6 +144,20 @@ def predict(members: list[Member], window: int, train: list[Member] | None = Non
             fit = fit_predictor(*_xy(rest, window, names), n_boot=n_boot, seed=seed + f)
             out = fit.predict(feature_matrix(held, window, names))
             preds.update({id(m): {k2: float(v[i]) for k2, v in out.items()} for i, m in enumerate(held)})
+    return _assemble(members, preds, window)
+
+
+def predict_fitted(fit: FittedPredictor, members: list[Member], window: int, *,
+                   features: str = "signals") -> list[Prediction]:
+    """A prediction for every member from an already fitted predictor (``fit_reference``)."""
+    names = FEATURE_SETS[features]
+    todo = _open(members, window)
+    out = fit.predict(feature_matrix(todo, window, names)) if todo else {}
+    return _assemble(members, {id(m): {k: float(v[i]) for k, v in out.items()} for i, m in enumerate(todo)}, window)
+
+
+def _assemble(members: list[Member], preds: dict[int, dict], window: int) -> list[Prediction]:
+    """Predictions in member order; members without one generalized by W (``known``)."""
     result = []
     for m in members:
         known = id(m) not in preds

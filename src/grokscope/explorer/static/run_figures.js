@@ -84,6 +84,19 @@
     };
   }
 
+  // Share of the embedding's energy per irrep (real isotypic component) of a group task, at this checkpoint.
+  function irrepsFigure(S) {
+    const F = S.frames, ir = F.meta.irreps, a = F.arrays.irreps, n = a.shape[1];
+    const y = Array.from(a.data.subarray(S.index * n, (S.index + 1) * n));
+    const text = ir.labels.map((l, k) => `${l} (d=${ir.dims[k]}, ${ir.kinds[k]})`);
+    return {
+      data: [{ x: ir.labels, y, type: "bar", text, textposition: "none", marker: { color: "#7f8ea3" },
+        hovertemplate: "%{text}: %{y:.3f}<extra></extra>" }],
+      layout: GS.baseLayout({ xaxis: { title: { text: `irrep of ${ir.group}` }, type: "category" },
+        yaxis: { title: { text: "share of energy" }, range: [0, 1] } }),
+    };
+  }
+
   function logitsFigure(S) {
     const F = S.frames, f = F.meta.fourier, gl = F.arrays.group_logits, [, K, C] = gl.shape;
     const cls = Array.from({ length: C }, (_, c) => c);
@@ -134,5 +147,5 @@
   }
 
   GS.fig = { colorLimit, weightsTrace, weightsLayout, groupsOf, starsFigure, wavesFigure, spectrumFigure,
-    logitsFigure, prepareFrames, analysisFigure };
+    irrepsFigure, logitsFigure, prepareFrames, analysisFigure };
 })();

@@ -124,6 +124,8 @@
     document.getElementById("crumb").textContent = `run ${meta.id}` + (meta.name ? ` (${meta.name})` : "");
 
     // header and controls
+    const summary = el("p", { class: "muted", id: "run-summary" });
+    const describe = () => { summary.textContent = `${meta.task} · ${meta.n_members} members · ${S.meta.status} · ${S.steps.length} checkpoints`; };
     const memberSel = el("select", { id: "member-select", "aria-label": "member" },
       meta.members.map((m) => el("option", { value: m.member, text: `member ${m.member}` + (m.phase ? ` (${m.phase})` : "") })));
     memberSel.value = String(member);
@@ -134,11 +136,13 @@
     const famSel = el("select", { id: "curve-select", "aria-label": "curves" }, fam.families.map((f, i) => el("option", { value: i, text: f.label })));
     main.append(
       el("h1", { id: "run-title", text: `Run ${meta.id}` + (meta.name ? `: ${meta.name}` : "") }),
-      el("p", { class: "muted", text: `${meta.task} · ${meta.n_members} members · ${meta.status} · ${S.steps.length} checkpoints` }),
+      summary,
       el("div", { class: "controls" }, el("label", { text: "member" }), memberSel, el("label", { text: "checkpoint" }), slider, stepLabel,
         el("label", { text: "heuristic model" }), label),
     );
-    if (!S.steps.length) main.append(el("p", { class: "note", text: frames.meta.note || "No checkpoints." }));
+    describe();
+    const noCheckpoints = el("p", { class: "note", text: frames.meta.note || "No checkpoints." });
+    if (!S.steps.length) main.append(noCheckpoints);
 
     const grid = el("div", { class: "grid" });
     main.append(grid);
@@ -159,6 +163,8 @@
       add("logits", "view-logits", `Logits of each frequency's neurons at (a, b) = (${fourier.example[0]}, ${fourier.example[1]})`,
         { note: `Each colour is one frequency group (as in the stars and waves, in order k = ${fourier.groups.join(", ")}); dotted black: all neurons; green: the answer c = ${fourier.answer}.` });
     }
+    if (frames.meta.irreps) add("irreps", "view-irreps", "Embedding energy per irrep (share, real isotypic components)",
+      { note: "The group's Fourier spectrum: how the embedding's energy splits over irreducible representations (grokscope.groups)." });
     const progress = add("progress", "view-progress", "Progress measures over checkpoints (selected member)", { cursor: true, note: "Loading the run's analysis…" });
     const measures = add("measures", "view-measures", "Sparsity and memorization over checkpoints (selected member)", { cursor: true });
     if (fam.groups.length) add("groups", "view-groups", "Per-group test loss (selected member)", { cursor: true });
@@ -177,9 +183,9 @@
 
     function drawGroups() {
       if (!P.groups) return Promise.resolve();
-      const steps = Array.from(metrics.arrays.steps.data);
-      const data = fam.groups.filter((g) => metrics.arrays[`test_loss/${g}`]).map((g, i) => ({ x: steps,
-        y: GS.column(metrics.arrays[`test_loss/${g}`], S.member), type: "scatter", mode: "lines", name: g, line: { color: GS.memberColor(i) } }));
+      const M = S.metrics, steps = Array.from(M.arrays.steps.data);
+      const data = fam.groups.filter((g) => M.arrays[`test_loss/${g}`]).map((g, i) => ({ x: steps,
+        y: GS.column(M.arrays[`test_loss/${g}`], S.member), type: "scatter", mode: "lines", name: g, line: { color: GS.memberColor(i) } }));
       return Plotly.react(P.groups, data, GS.baseLayout({ showlegend: true,
         xaxis: { type: "log", title: { text: "training step" } }, yaxis: { type: "log", title: { text: "test loss" } } }), GS.plotConfig)
         .then(() => { followCursor(P.groups); placeCursor(P.groups, S.steps[S.index]); });
@@ -191,13 +197,14 @@
       const step = S.steps[S.index], jobs = [], cost = {};
       const timed = (name, fn) => { const t = performance.now(); jobs.push(fn()); cost[name] = performance.now() - t; };
       stepLabel.textContent = `step ${step} (checkpoint ${S.index + 1} of ${S.steps.length})`;
-      S.frames.meta.views.forEach((_, i) => timed(`w${i}`, () => Plotly.react(P[`w${i}`], GS.fig.weightsTrace(S, i), GS.fig.weightsLayout(S, i), GS.plotConfig)));
+      S.frames.meta.views.forEach((_, i) => P[`w${i}`] && timed(`w${i}`, () => Plotly.react(P[`w${i}`], GS.fig.weightsTrace(S, i), GS.fig.weightsLayout(S, i), GS.plotConfig)));
       if (S.frames.meta.fourier) {
         for (const [key, fig] of [["spectrum", GS.fig.spectrumFigure], ["stars", GS.fig.starsFigure], ["waves", GS.fig.wavesFigure], ["logits", GS.fig.logitsFigure]]) {
           if (!P[key]) continue;
           timed(key, () => { const f = fig(S); return Plotly.react(P[key], f.data, f.layout, GS.plotConfig); });
         }
       }
+      if (S.frames.meta.irreps && P.irreps) timed("irreps", () => { const f = GS.fig.irrepsFigure(S); return Plotly.react(P.irreps, f.data, f.layout, GS.plotConfig); });
       for (const key of ["curves", "progress", "measures", "groups"]) if (P[key]) timed(key, () => placeCursor(P[key], step));
       await Promise.all(jobs);
       GS.state.perf.cost = cost;
@@ -302,16 +309,58 @@
 
     GS.fig.prepareFrames(S);
     await drawCurves();
-    if (S.steps.length) {
-      P.curves.on("plotly_hover", (ev) => {
-        const x = ev.points && ev.points.length ? ev.points[0].x : null;
-        if (x !== null) setIndex(nearestIndex(S.steps, Number(x)), performance.now());
-      });
-    }
+    P.curves.on("plotly_hover", (ev) => {
+      const x = ev.points && ev.points.length ? ev.points[0].x : null;
+      if (x !== null && S.steps.length) setIndex(nearestIndex(S.steps, Number(x)), performance.now());
+    });
     await Promise.all([drawGroups(), drawStep()]);
     GS.state.perf.firstPaint = performance.now();  // since navigation start
     GS.state.perf.firstPaintView = performance.now() - t0;  // since the view started loading
     GS.state.ready = true;
     loadAnalysis();
+    if (meta.status === "running") followTraining();
+
+    // A run still training: poll its record; when the trainer has committed more metrics or checkpoints,
+    // reload them and redraw (a reader at the latest checkpoint stays at the latest). Stops when the run
+    // stops or the reader leaves the view.
+    function followTraining() {
+      const badge = el("span", { id: "live", class: "label-box", text: "live: following training" });
+      summary.after(badge);
+      GS.state.live = { refreshes: 0, status: meta.status };
+      const timer = setInterval(async () => {
+        if (GS.state.S !== S) { clearInterval(timer); return; }
+        if (busy || GS.state.liveBusy) return;
+        GS.state.liveBusy = true;
+        try {
+          const now = await GS.fetchJSON(`/api/run/${runId}`);
+          if (now.updated !== S.meta.updated || now.checkpoint_steps.length !== S.steps.length) {
+            const atEnd = S.index >= S.steps.length - 1, m = S.member;
+            const [metrics2, frames2] = await Promise.all([GS.fetchArrays(`/api/run/${runId}/metrics`),
+              GS.fetchArrays(`/api/run/${runId}/frames/${m}`)]);
+            if (GS.state.S !== S || m !== S.member) return;  // left the view or switched member meanwhile
+            Object.assign(S, { meta: now, metrics: metrics2, frames: frames2, framesBy: { [m]: frames2 }, analysisBy: {},
+              steps: frames2.meta.steps });
+            S.index = atEnd ? Math.max(S.steps.length - 1, 0) : Math.min(S.index, Math.max(S.steps.length - 1, 0));
+            slider.max = Math.max(S.steps.length - 1, 0);
+            slider.value = S.index;
+            if (S.steps.length) noCheckpoints.remove();
+            describe();
+            GS.fig.prepareFrames(S);
+            await Promise.all([drawCurves(), drawGroups(), drawStep()]);
+            GS.state.live.refreshes += 1;
+            loadAnalysis();
+          }
+          GS.state.live.status = now.status;
+          if (now.status !== "running") {
+            clearInterval(timer);
+            badge.textContent = `training ${now.status}`;
+          }
+        } catch (e) {
+          GS.showError(`following the run: ${e.message || e}`);
+        } finally {
+          GS.state.liveBusy = false;
+        }
+      }, Number(hash.poll) || 2000);
+    }
   };
 })();
