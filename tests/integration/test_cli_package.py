@@ -45,8 +45,8 @@ def test_one_store_option_everywhere():
     groups = {name for name, c in cmds.items() if hasattr(c, "commands")}
     # the li2 commands compute from a group's table alone; presets lists packaged files; the language-model
     # family reads and writes its own results directory (its --out / RESULTS argument)
-    store_free = {"presets", "li2 energy", "li2 stages", "li2 boundary", "li2 train",
-                  "quanta lm-train", "quanta lm-tokens", "quanta lm-qdg"}
+    store_free = {"presets", "li2 energy", "li2 stages", "li2 boundary", "li2 train", "li2 stage3", "li2 grok",
+                  "li2 solutions", "quanta lm-train", "quanta lm-tokens", "quanta lm-qdg"}
     assert set(cmds) - with_store - groups == store_free, "every command that reads the store takes --store"
     for name in with_store:
         (p,) = [p for p in cmds[name].params if p.name == "store"]

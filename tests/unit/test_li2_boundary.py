@@ -25,7 +25,7 @@ F64 = torch.float64
 
 @pytest.mark.parametrize("spec", ["cyclic:10", "dihedral:5", "symmetric:3"])
 def test_starting_points_are_theorem_2_maxima_in_their_component(spec):
-    """E* = M/(2 d_k) for real irreps, M/(4 d_k) for complex pairs (the seed's M/(8d_k), M/(16d_k), ×4)."""
+    """E* = M/(2 d_k) for real irreps, M/(4 d_k) for complex pairs (Tian's M/(8d_k), M/(16d_k), ×4)."""
     g = parse_group(spec)
     table = irreps(g)
     comps = [c for c, comp in enumerate(table.components) if not table.irreps[comp[0]].is_trivial]

@@ -1,7 +1,7 @@
 """Li2's Stage II energy E(w) = ½‖Ỹᵀσ(Xw)‖² (Tian 2025, "Provable Scaling Laws of Feature Emergence
 from Learning Dynamics of Grokking"): every fast path against the definition with explicit X and Ỹ,
 closed-form values of single-frequency vectors, and Theorem 2 / Corollary 2 on the maxima that
-projected gradient ascent finds (under our normalization, 4x the seed's E*)."""
+projected gradient ascent finds (under our normalization, 4x Tian's E*)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_the_reference_is_the_seeds_formula_with_the_row_centring_projector():
 
 @pytest.mark.parametrize("m,k", [(7, 1), (7, 3), (9, 2), (10, 3)])
 def test_a_single_frequency_on_both_operands_has_e_equal_m_over_4(m, k):
-    """u = cos(kωa + φ)/‖·‖·√½, v likewise with another phase: E = M/4 (the seed's M/16 times 4)."""
+    """u = cos(kωa + φ)/‖·‖·√½, v likewise with another phase: E = M/4 (Tian's M/16 times 4)."""
     om = 2 * math.pi / m
     u = torch.cos(k * om * torch.arange(m, dtype=F64) + 0.4)
     v = torch.cos(k * om * torch.arange(m, dtype=F64) - 1.1)
@@ -60,7 +60,7 @@ def test_the_alternating_vector_of_even_m_has_e_equal_m_over_2():
     m = 10
     alt = (-1.0) ** torch.arange(m, dtype=F64)
     w = torch.cat([alt, alt]) / math.sqrt(2 * m)
-    assert abs(float(energy_reference(cyclic(m), w)) - m / 2) < 1e-12  # the seed's M/8 times 4
+    assert abs(float(energy_reference(cyclic(m), w)) - m / 2) < 1e-12  # Tian's M/8 times 4
 
 
 def _check_theorem_2(result, m: int):
@@ -90,7 +90,7 @@ def test_corollary_2_even_m_the_alternating_vector_is_the_maximum_at_m_over_2():
 
 
 @pytest.mark.parametrize("spec,want", [
-    ("symmetric:3", {("ρ1", 1): 3.0, ("ρ2", 2): 1.5}),  # M/(2 d_k): the seed's M/(8 d_k) times 4
+    ("symmetric:3", {("ρ1", 1): 3.0, ("ρ2", 2): 1.5}),  # M/(2 d_k): Tian's M/(8 d_k) times 4
     ("dihedral:5", {("ρ1", 1): 5.0, ("ρ2", 2): 2.5, ("ρ3", 2): 2.5}),
     ("symmetric:4", {("ρ1", 1): 12.0, ("ρ2", 2): 6.0, ("ρ3", 3): 4.0, ("ρ4", 3): 4.0}),
 ])
@@ -107,7 +107,7 @@ def test_ascent_is_reproducible_from_its_seed_and_serializes():
     assert torch.equal(a.w, b.w) and a.maxima == b.maxima
     assert not torch.equal(a.w, ascend(g, starts=50, seed=8).w)
     d = json.loads(json.dumps(a.to_dict()))
-    assert d["group"] == "Z_11" and sum(m["count"] for m in d["maxima"]) == 50 and "4x the seed" in d["normalization"]
+    assert d["group"] == "Z_11" and sum(m["count"] for m in d["maxima"]) == 50 and "4x Tian's" in d["normalization"]
 
 
 @pytest.mark.parametrize("kwargs,match", [(dict(act="tanh"), "act='tanh'"), (dict(starts=0), "starts=0"),

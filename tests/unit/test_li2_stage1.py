@@ -1,7 +1,7 @@
 """Li2's Stage I (Tian 2025, "Provable Scaling Laws of Feature Emergence from Learning Dynamics of
 Grokking"): the ridge top layer, the back-propagated gradient G_F and its link to the energy, each
-against a trusted reference — the seed's closed forms with explicit matrix inverses, torch autograd
-of the mean-centred MSE written out with explicit X and P₁^⊥, and the seed's Lemma 1."""
+against a trusted reference — Tian's closed forms with explicit matrix inverses, torch autograd
+of the mean-centred MSE written out with explicit X and P₁^⊥, and Tian's Lemma 1."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ random starts, with their energies, irrep labels, counts and Theorem 2's predict
     grokscope li2 stages --group cyclic:23 [--fraction F] [--hidden 64,512] [--eta 0,1,1e4] [--json]
 
 measures Stage I at the Li2 init (``grokscope.li2.stage_one_grid``): the ridge top layer's
-back-propagated gradient G_F, its cosine with ỸỸᵀF, the seed's Lemma 1 and η G_F against ∇Ê.
+back-propagated gradient G_F, its cosine with ỸỸᵀF, Tian's Lemma 1 and η G_F against ∇Ê.
 
     grokscope li2 boundary --groups cyclic:23,cyclic:31,... [--seeds 0,1,2] [--json]
 
@@ -22,6 +22,18 @@ and fits it to c·ln M/M and to a·M^-γ, with intervals and the AIC/BIC/LOO com
 trains W by full-batch gradient descent with V at its ridge solution every step
 (``grokscope.li2.train_ridge``) and prints held-out accuracy, G_F and node purity over training.
 
+    grokscope li2 stage3 --group cyclic:23 --learned 1,2,3 [--starts N] [--per-irrep n] [--json]
+
+Theorem 7 (``grokscope.li2.stage_three``): freezes hidden nodes on the learned irreps, fits the
+ridge top layer to them, ascends the new node's energy E_S on the residual target from N random
+starts and counts which irreps the maxima land on (the theorem: none in the learned set).
+
+    grokscope li2 grok --group cyclic:71 [--fraction 0.4] [--eta 2e-4,0] [--lr 1e-3,5e-3] [--json]
+
+trains W with Adam under the ridge top layer for every (η, lr) (``grokscope.li2.train_ridge_adam``)
+and prints, per checkpoint, the accuracies and the network's stage by ``network_stages``' rule:
+emerged nodes (energy against Theorem 2's E*, irrep purity) and learned irreps.
+
 Bad input (an unknown group spec, M < 2, an unknown σ, N <= 0, a negative η, fewer than three
 groups...) raises one ``ConfigError`` line before any work; ``main`` prints it and exits with code 2.
 """
@@ -32,6 +44,7 @@ import json
 
 import typer
 
+from grokscope.cli import _li2_solutions  # the `solutions` command lives in its own module
 from grokscope.validate import check_choice, check_int
 
 app = typer.Typer(help='Li2 (Tian 2025, "Provable Scaling Laws of Feature Emergence from Learning Dynamics of '
@@ -242,3 +255,118 @@ def _group_specs(text: str) -> list[str]:
     if len(parts) < 3:
         raise ConfigError(f"--groups={text!r}: must list at least 3 group specs, e.g. cyclic:23,cyclic:31,cyclic:41")
     return parts
+
+
+def _learned_list(text: str) -> list[str]:
+    """``"1,2,3"``, ``"ρ2,ρ3"`` or ``"k=(1,0);k=(0,1)"``: split at ';', else at commas outside parentheses."""
+    import re
+
+    from grokscope.errors import ConfigError
+
+    parts = [p.strip() for p in (text.split(";") if ";" in text else re.split(r",(?![^(]*\))", text))]
+    parts = [p for p in parts if p]
+    if not parts:
+        raise ConfigError(f"--learned={text!r}: must list irrep components or frequencies, e.g. 1,2,3 or ρ2")
+    return parts
+
+
+@app.command()
+def stage3(
+    group: str = typer.Option("cyclic:23", "--group", help="cyclic:M, product:m1,m2,..., dihedral:n or symmetric:n."),
+    learned: str = typer.Option("1,2,3", "--learned", help="The learned set S: frequencies (cyclic groups) or "
+                                "component labels such as ρ2 or k=±3, comma-separated."),
+    per_irrep: int = typer.Option(0, "--per-irrep", help="Frozen nodes per learned component (0: 12·d_k²)."),
+    starts: int = typer.Option(2000, "--starts", help="Random starts of the new node, ascended together."),
+    fraction: float = typer.Option(1.0, "--fraction", help="Training fraction the top layer is fitted on (in (0, 1])."),
+    eta: float = typer.Option(0.0, "--eta", help="Ridge η of the top layer on the frozen nodes (0: the η → 0⁺ limit)."),
+    act: str = typer.Option("x2", "--act", help="Activation σ: x2 (Theorem 7's setting), relu or silu."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the frozen nodes, the training subset and the starts."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Theorem 7: with irreps S learned, where the maxima of the modified energy E_S land."""
+    from grokscope.validate import check_number
+
+    check_choice(act, "--act", _ACTS)
+    check_int(per_irrep, "--per-irrep", 0)
+    check_int(starts, "--starts", 1, 10**6)
+    check_number(fraction, "--fraction", lo=0.0, hi=1.0, lo_open=True)
+    check_number(eta, "--eta", lo=0.0)
+    items = _learned_list(learned)
+    from grokscope.groups import parse_group
+    from grokscope.li2 import resolve_components, stage_three
+
+    g = parse_group(group)
+    resolve_components(g, items)  # checked before any work
+    r = stage_three(g, items, per_irrep=per_irrep or None, starts=starts, act=act, fraction=fraction, eta=eta,
+                    seed=seed)
+    if as_json:
+        typer.echo(json.dumps(r.to_dict(), indent=1, ensure_ascii=False))
+        return
+    gap = "-" if r.residual_vs_theorem is None else f"{r.residual_vs_theorem:.1e}"
+    typer.echo(f"{g.describe()}, σ = {act}: learned S = {', '.join(r.learned)} ({r.n_nodes} frozen nodes), "
+               f"fraction {fraction:g}, η = {eta:g}; residual vs Ỹ(I − P_S): {gap}")
+    typer.echo(f"{r.starts} starts, {r.steps} steps, {r.converged} converged, {r.seconds:.2f} s: "
+               f"{r.landed_in_learned} maxima in S (Theorem 7: 0); missing components reached "
+               f"{r.missing_reached}/{r.missing_total}")
+    fmt = lambda v: "-" if v is None else f"{v:.4f}"
+    typer.echo(f"{'irrep':>16} {'in S':>5} {'E_S':>10} {'E* (ours)':>10} {'starts':>7} {'purity':>7}")
+    for m in r.maxima:
+        typer.echo(f"{m.label:>16} {'yes' if m.label in r.learned else 'no':>5} {m.energy:>10.4f} "
+                   f"{fmt(m.predicted):>10} {m.count:>7} {m.purity_min:>7.4f}")
+
+
+@app.command()
+def grok(
+    group: str = typer.Option("cyclic:71", "--group", help="cyclic:M, product:m1,m2,..., dihedral:n or symmetric:n."),
+    fraction: float = typer.Option(0.4, "--fraction", help="Training fraction of the M² pairs (in (0, 1])."),
+    hidden: int = typer.Option(512, "--hidden", help="Hidden nodes K."),
+    eta: str = typer.Option("2e-4,0", "--eta", help="Ridge coefficients η on V (Tian's η), comma-separated, >= 0."),
+    lr: str = typer.Option("1e-3", "--lr", help="Adam learning rates on W, comma-separated."),
+    weight_decay: float = typer.Option(1e-4, "--weight-decay", help="Adam's L2 weight decay on W."),
+    steps: int = typer.Option(1000, "--steps", help="Full-batch steps."),
+    eval_every: int = typer.Option(100, "--eval-every", help="Steps between checkpoints."),
+    act: str = typer.Option("x2", "--act", help="Activation σ: x2, relu or silu."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the training subset and of the Li2 init."),
+    as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
+) -> None:
+    """Train with Adam under the ridge top layer for each (η, lr); per checkpoint the accuracies, the
+    nodes' energies against Theorem 2's E*, their irrep purity and the stage."""
+    from grokscope.validate import check_number
+
+    check_choice(act, "--act", _ACTS)
+    check_number(fraction, "--fraction", lo=0.0, hi=1.0, lo_open=True)
+    check_int(hidden, "--hidden", 1)
+    etas = [check_number(e, "--eta", lo=0.0) for e in _floats(eta, "--eta")]
+    lrs = [check_number(v, "--lr", lo=0.0, lo_open=True) for v in _floats(lr, "--lr")]
+    check_number(weight_decay, "--weight-decay", lo=0.0)
+    check_int(steps, "--steps", 0)
+    check_int(eval_every, "--eval-every", 1)
+    from grokscope.groups import parse_group
+    from grokscope.li2 import network_stages, train_ridge_adam
+
+    g = parse_group(group)
+    out = []
+    for e in etas:
+        for rate in lrs:
+            run = train_ridge_adam(g, fraction=fraction, hidden=hidden, act=act, eta=e, lr=rate,
+                                   weight_decay=weight_decay, steps=steps, eval_every=eval_every, seed=seed)
+            st = network_stages(g, run.checkpoints, act=act, records=run.records)
+            out.append((run, st))
+    if as_json:
+        typer.echo(json.dumps([{"run": run.to_dict(), "stages": st.to_dict()} for run, st in out],
+                              indent=1, ensure_ascii=False))
+        return
+    typer.echo(f"stage rule: {out[0][1].rule}")
+    for run, st in out:
+        typer.echo(f"\n{g.describe()}, σ = {act}, {run.n_train} training pairs, K = {hidden}, η = {run.eta:g}, "
+                   f"Adam lr = {run.lr:g}, weight decay {weight_decay:g}, seed {seed}: {run.seconds:.1f} s")
+        typer.echo(f"{'step':>6} {'train acc':>9} {'test acc':>8} {'cos(G_F,ỸỸᵀF)':>15} {'stage':>5} {'moved':>7} "
+                   f"{'emerged':>8} {'learned':>8} {'E/E* mean':>9} {'top 10%':>8} {'purity':>7}")
+        for r in st.rows:
+            typer.echo(f"{r['step']:>6} {r['train_acc']:>9.4f} {r['test_acc']:>8.4f} {r['cos_energy']:>15.4f} "
+                       f"{r['stage']:>5} {r['moved']:>7.3f} {r['emerged']:>8} {r['n_learned']:>4}/{r['n_components']:<3} "
+                       f"{r['ratio_mean']:>9.4f} {r['ratio_top']:>8.4f} {r['purity_mean']:>7.4f}")
+
+
+
+app.command("solutions")(_li2_solutions.solutions)

@@ -16,7 +16,7 @@ early, when E is small, the steps are large, as in the shifted power method of K
 Maxima are deduplicated up to the group's symmetries: each final ``w = [u; v]`` is labelled by the
 real isotypic component holding most of ``‖u‖² + ‖v‖²`` (its irrep, or complex pair of irreps),
 and the starts of one label are split into classes of equal energy (relative gap ``1e-3``).
-Theorem 2's ``E*`` is given beside each class, in this package's normalization and the seed's.
+Theorem 2's ``E*`` is given beside each class, in this package's normalization and Tian's.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ __all__ = ["NORMALIZATION", "AscentResult", "Maximum", "ascend", "random_sphere"
 
 NORMALIZATION = ("E(w) = 1/2 ||Y~^T sigma(X w)||^2 over all M^2 pairs; X rows [e_a; e_b] with entries 1; "
                  "Y~ = P1perp Y (one-hot targets, rows centred); ||w||_2 = 1 with w = [u; v]. "
-                 "Theorem 2's E* is then 4x the seed's: M/(2 d_k) real irreps, M/(4 d_k) complex pairs.")
+                 "Theorem 2's E* is then 4x Tian's: M/(2 d_k) real irreps, M/(4 d_k) complex pairs.")
 _GAP = 1e-3  # relative energy gap that separates two classes of maxima with the same irrep label
 
 
@@ -53,7 +53,7 @@ class Maximum:
     count: int  # starts that ended here
     purity_min: float  # smallest share of ‖w‖² in the label's component over the class
     predicted: float | None  # Theorem 2's E* in this normalization (None: not covered)
-    predicted_seed: float | None  # the same in the seed's normalization (= predicted / 4)
+    predicted_seed: float | None  # the same in Tian's normalization (= predicted / 4)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -99,7 +99,7 @@ def ascend(group: FiniteGroup, *, starts: int = 1000, act: str = "x2", seed: int
 
     >>> from grokscope.groups import parse_group
     >>> r = ascend(parse_group("cyclic:9"), starts=64, seed=0)
-    >>> [(m.label, round(m.energy, 4), m.predicted, m.predicted_seed) for m in r.maxima]  # M/4: the seed's M/16, ×4
+    >>> [(m.label, round(m.energy, 4), m.predicted, m.predicted_seed) for m in r.maxima]  # M/4: Tian's M/16, ×4
     [('k=±1', 2.25, 2.25, 0.5625), ('k=±2', 2.25, 2.25, 0.5625), ('k=±3', 2.25, 2.25, 0.5625), ('k=±4', 2.25, 2.25, 0.5625)]
     """
     starts = check_int(starts, "starts", 1, 10**6)

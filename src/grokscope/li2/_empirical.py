@@ -6,7 +6,7 @@ same formula on the training rows only,
 
     Ê(w) = ½ ‖Ỹ_Sᵀ σ(X_S w)‖²,   X_S [n, 2M] rows [e_a; e_b],   Ỹ_S = P₁^⊥ Y_S,  P₁^⊥ = I_n − 11ᵀ/n,
 
-where the centring is over the n training rows (the seed's P₁^⊥; the reference code instead
+where the centring is over the n training rows (Tian's P₁^⊥; the reference code instead
 subtracts 1/M from every one-hot target, which is the same thing only on the full table, where
 every class appears M times). Theorem 4: with ``n ≳ d_k² M log(M/δ)`` random pairs, Ê keeps the
 local maxima of E (w.p. 1 − δ); with fewer, its maxima are no longer single irreps (memorization).

@@ -18,7 +18,7 @@ the terms ``u_a² + v_b²`` are the same for every class and vanish under the ce
 
 (Plancherel on G). This module evaluates it that way for σ = x² (an FFT for products of cyclic
 groups, irrep matrices otherwise) and from the definition for any σ, batched over ``[starts, 2M]``.
-Under this normalization the maxima are 4× the seed's numbers (see ``predicted_maximum``).
+Under this normalization the maxima are 4× Tian's numbers (see ``predicted_maximum``).
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ class Energy:
 def predicted_maximum(m: int, dim: int, kind: str, *, seed_normalization: bool = False) -> float | None:
     """Theorem 2's ``E*`` for an irrep of dimension ``dim`` and type ``kind`` of a group of order m.
 
-    The seed states ``M/(8 d_k)`` (real irrep) and ``M/(16 d_k)`` (complex pair); under this
+    Tian states ``M/(8 d_k)`` (real irrep) and ``M/(16 d_k)`` (complex pair); under this
     module's normalization (one-hot entries 1, ``‖w‖ = 1``) the same maxima are 4× larger:
     ``M/(2 d_k)`` and ``M/(4 d_k)`` (for Z_M: ``M/4`` per frequency, ``M/2`` for ``k = M/2``).
     The factor 4 is exactly inputs ``[e_a; e_b]/√2`` (unit-norm rows) or σ(x) = x²/2. None for

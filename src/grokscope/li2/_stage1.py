@@ -23,7 +23,7 @@ Two limits connect this to Stage II's energy ``Ê(w) = ½‖Ỹᵀσ(Xw)‖²`` 
 ``rescale=False``; ``ỸᵀF̃ = ỸᵀF`` because P₁^⊥ is a projector):
 
 - exact as η → ∞: ``η G_F → ỸỸᵀF``, so ``η · (−∂J_data/∂w_j) → ∇Ê(w_j)`` with relative error O(‖F̃‖²/η);
-- the seed's Lemma 1: when ``F̃ᵀF̃ ≈ n c₂ I`` and ``F̃F̃ᵀ ≈ K c₁ I`` (random W, large K),
+- Tian's Lemma 1: when ``F̃ᵀF̃ ≈ n c₂ I`` and ``F̃F̃ᵀ ≈ K c₁ I`` (random W, large K),
   ``G_F ≈ η / ((K c₁ + η)(n c₂ + η)) · ỸỸᵀF``, each node ascending its own Ê — no feature learning
   at η = 0 when the ridge interpolates (K ≥ n), and G_F → 0 for large η or large K.
 
@@ -172,7 +172,7 @@ def stage_one_grid(group, *, fraction: float = 0.5, hidden=(64, 512, 2048), etas
                    act: str = "x2", seed: int = 0) -> list[dict]:
     """:func:`stage_one` at the Li2 network's random init (``grokscope.models`` ``li2``: W ~ N(0, 1/(3M)),
     the reference code's ``nn.Linear`` variance) for every width K in ``hidden`` and weight decay η
-    in ``etas``, on ``round(fraction·M²)`` training pairs from ``seed``: the seed's Lemma 1 read off
+    in ``etas``, on ``round(fraction·M²)`` training pairs from ``seed``: Tian's Lemma 1 read off
     a table (G_F = 0 at η = 0 once K ≥ n; G_F → 0 as η or K grows; cos(G_F, ỸỸᵀF) → 1)."""
     from grokscope.models._li2 import Li2, Li2Config
 
