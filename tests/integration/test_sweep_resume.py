@@ -98,7 +98,7 @@ def _driver(spec_path, store_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _wait_for(store_path, predicate, proc, timeout=60.0):
+def _wait_for(store_path, predicate, proc, timeout=240.0):  # generous: CI machines are shared
     t0 = time.time()
     while time.time() - t0 < timeout:
         if proc.poll() is not None:

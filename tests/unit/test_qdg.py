@@ -3,7 +3,10 @@
 - per-sample gradients equal torch autograd run one sample at a time (float64, to 1e-12);
 - the blocked cosine-similarity matrix equals the direct float64 product;
 - the sweep's labels equal scikit-learn's ``SpectralClustering(affinity="precomputed")`` at each k;
-- planted clusters of synthetic gradients are recovered (adjusted Rand index);
+- planted clusters of synthetic gradients are recovered (adjusted Rand index); with random signs
+  (a two-class loss's gradient flips with the label) only the sign-blind affinity recovers them;
+- the stable cross-entropy gradient equals autograd's where rounding is harmless, and keeps the exact
+  anti-parallel gradients of opposite labels that autograd's ``p_y - 1`` rounds away at large margins;
 - the rank-frequency fit recovers an exact power law;
 - the command line runs on a stored run, and bad input is one line with exit code 2.
 """
@@ -120,6 +123,56 @@ def test_planted_clusters_are_recovered(solver):
     assert rf.exponent.covers(1.0)  # sizes = 120 / rank: exponent 1 within the bootstrap interval
 
 
+def test_abs_affinity_recovers_planted_clusters_with_random_signs_and_signed_does_not():
+    """A reference by construction: each sample is ± a noisy copy of its cluster's centre, the sign drawn at
+    random (as a two-class cross-entropy gradient flips with the label). The clusters are lines, not
+    half-lines: ``1 - arccos(|C|)/π`` sees them, ``1 - arccos(C)/π`` splits each into two repelling halves."""
+    sizes = [120, 60, 40, 30, 24, 20]
+    G, truth = _planted(sizes, dim=200, noise=0.8, seed=4)
+    signs = torch.tensor(np.random.default_rng(5).choice([-1.0, 1.0], size=truth.size))
+    C = cosine_similarity(G * signs[:, None], block=64)
+    signed, _ = spectral_sweep(angular_affinity(C, "signed"), [6], seed=0)
+    absolute, _ = spectral_sweep(angular_affinity(C, "abs"), [6], seed=0)
+    assert adjusted_rand(truth, absolute[6]) > 0.99
+    assert adjusted_rand(truth, signed[6]) < 0.5
+    with pytest.raises(ValueError, match="kind='cos'"):
+        angular_affinity(C, "cos")
+
+
+@pytest.mark.parametrize("loss", ["ce", "ce64"])
+def test_stable_ce_gradients_equal_one_at_a_time_autograd(loss):
+    """Where ``p_y - 1`` is not rounding error (float64, losses of order 1) both evaluations agree."""
+    gen = torch.Generator().manual_seed(6)
+    model = FeatureMLP(FeatureMLPConfig(d_in=6, n_classes=4, width=5, depth=2), dtype=torch.float64).init_(1)
+    x, y = torch.randn(9, 6, generator=gen, dtype=torch.float64), torch.randint(0, 4, (9,), generator=gen)
+    names = select_params(model, None)
+    got = per_sample_gradients(model, x, y, loss=loss, chunk=4, normalize=False, stable_ce=True)
+    want = _one_at_a_time(model, x, y, names, loss)
+    torch.testing.assert_close(got.grads, want, rtol=1e-12, atol=1e-14)
+    unit = per_sample_gradients(model, x, y, loss=loss, chunk=5, stable_ce=True)  # float32 unit rows, exact norms
+    torch.testing.assert_close(unit.norms, want.norm(dim=1), rtol=1e-12, atol=0)
+    torch.testing.assert_close(unit.grads, (want / want.norm(dim=1, keepdim=True)).float(), rtol=1e-6, atol=1e-7)
+
+
+def test_stable_ce_keeps_the_antiparallel_gradients_that_autograd_rounds_away():
+    """Two-class cross-entropy: the loss gradients of one input under labels 0 and 1 are exactly anti-parallel
+    (``∓ p_other ∇(z_1 - z_0)``). With m inputs each under both labels, the mean off-diagonal cosine is then
+    exactly ``-1 / (2m - 1)`` whatever the inputs (pairs of different inputs cancel). A float32 network with
+    margins of 20 to 100 rounds the true-class entry ``p_y - 1`` of its confident samples and misses it."""
+    model = FeatureMLP(FeatureMLPConfig(d_in=4, n_classes=2, width=8, depth=1)).init_(0)
+    x = torch.randn(5, 4, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        margin = (model(x)[:, 1] - model(x)[:, 0]).abs().min()
+        model.unembed.W_U.mul_(20.0 / margin)  # every |z_1 - z_0| >= 20: 1 - p_y < 2.1e-9
+        model.unembed.b_U.mul_(20.0 / margin)
+    xs, ys = x.repeat(2, 1), torch.arange(10) // 5  # [10, 4]: each input under label 0 and label 1
+    cfg = {"samples": 10, "clusters": (2,), "max_loss": None, "n_boot": 0}
+    exact = qdg(model, xs, ys, QDGConfig(ce_gradient="stable", **cfg))
+    rounded = qdg(model, xs, ys, QDGConfig(**cfg))
+    assert abs(exact.mean_cosine + 1 / 9) < 1e-6 and "stable cross-entropy gradient" in exact.definition
+    assert abs(rounded.mean_cosine + 1 / 9) > 0.05 and "stable" not in rounded.definition
+
+
 def test_rank_frequency_recovers_an_exact_power_law_and_handles_two_clusters():
     sizes = [round(2000 * r**-1.3) for r in range(1, 13)]
     labels = np.random.default_rng(0).permutation(np.repeat(np.arange(12) * 3 + 5, sizes))  # any label values
@@ -166,7 +219,8 @@ def test_qdg_end_to_end_on_multitask_parity_reports_ari_and_draws_the_figure():
 def test_bad_config_is_one_config_error_line():
     for kw, match in [({"samples": 0}, "samples=0"), ({"clusters": (1,)}, "clusters=1"),
                       ({"samples": 5, "clusters": (2, 6)}, "clusters=6"), ({"clusters": ()}, "clusters=()"),
-                      ({"eigen_solver": "amg"}, "eigen_solver='amg'"), ({"max_loss": -1.0}, "max_loss=-1.0")]:
+                      ({"eigen_solver": "amg"}, "eigen_solver='amg'"), ({"max_loss": -1.0}, "max_loss=-1.0"),
+                      ({"affinity": "cos"}, "affinity='cos'"), ({"ce_gradient": "exact"}, "ce_gradient='exact'")]:
         with pytest.raises(ConfigError, match=match) as e:
             QDGConfig(**kw)
         assert "\n" not in str(e.value)
@@ -212,11 +266,18 @@ def test_cli_qdg_on_a_stored_run_and_bad_input(tmp_path, run_cli):
     code, out, err = run_cli("quanta", "qdg", 1, "--store", db, "--samples", 30, "--clusters", 3, "--all-samples",
                              "--params", "unembed", "--n-boot", 10)
     assert code == 0 and "ARI" in out and f"{16 * 2 + 2:,} parameters" in out, err
+    code, out, err = run_cli("quanta", "qdg", 1, "--store", db, "--samples", 30, "--clusters", 3, "--all-samples",
+                             "--affinity", "abs", "--ce-gradient", "stable", "--n-boot", 10, "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["config"]["affinity"] == "abs" and d["config"]["ce_gradient"] == "stable"
+    assert "1 - arccos(|C|)/pi" in d["definition"] and "stable cross-entropy" in d["definition"]
     code, out, err = run_cli("quanta", "emergence", 1, "--store", db, "--n-boot", 10)  # the other analysis, wired
     assert code == 0 and json.loads(out)["n_tasks"] == 3, err
     for args, named in [(["--samples", 0], "--samples=0"), (["--clusters", 1], "clusters=1"),
                         (["--samples", 10, "--clusters", 11], "clusters=11"), (["--params", "W_Z"], "params='W_Z'"),
-                        (["--member", 2], "member=2"), (["--step", 7], "step=7")]:
+                        (["--member", 2], "member=2"), (["--step", 7], "step=7"),
+                        (["--affinity", "cosine"], "affinity='cosine'"), (["--ce-gradient", "x"], "ce_gradient='x'")]:
         code, out, err = run_cli("quanta", "qdg", 1, "--store", db, *args)
         assert code == 2 and named in err and err.count("\n") == 1 and "Traceback" not in err, (args, err)
 

@@ -156,7 +156,7 @@ def construction_config(weights: dict[str, torch.Tensor], activation: str = "x2"
     The construction writes one known architecture, so its sizes are read from its own tensors.
 
     >>> construction_config(circular_construction(13, 5, freqs=(2, 3)))
-    PairMLPConfig(p=13, d_embed=4, d_hidden=10, act='x2', factored=True, output='tied', bias=False, init='grokscope')
+    PairMLPConfig(p=13, d_embed=4, d_hidden=10, act='x2', factored=True, output='tied', bias=False, init='grokscope', dropout=0.0)
     """
     from grokscope.models import PairMLPConfig
 

@@ -11,7 +11,8 @@ Printing and exit codes live here, never in the library.
     grokscope runs [--json] | show RUN [--json] | report RUN | analyze RUN
     grokscope sweep SPEC.toml | sweeps | phasemap SWEEP X Y | critical SWEEP
     grokscope landscape percolation|grokking|emergence|trap
-    grokscope li2 energy --group cyclic:71      # the Li2 energy's maxima (Tian 2024)
+    grokscope li2 energy --group cyclic:71      # the Li2 energy's maxima (Tian 2025)
+    grokscope omnigrok landscape|lag|teacher-student   # Omnigrok's LU mechanism (Liu et al. 2022)
 
 Each group module (``train``, ``runs``, ``analyze``, ``sweep``, ``landscape``, ``li2``) defines its
 commands on its own ``typer.Typer`` named ``app``; they are all mounted the same way below
@@ -30,6 +31,7 @@ from grokscope.cli import (
     export,
     landscape,
     li2,
+    omnigrok,
     quanta,
     runs,
     scaling,
@@ -46,7 +48,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 # (group module, sub-command name or None for top-level commands), in the order of `grokscope --help`.
 _GROUPS = ((train, None), (runs, None), (analyze, None), (sweep, None), (export, None), (explore, None), (warn, None),
-           (landscape, "landscape"), (li2, "li2"), (scaling, "scaling"), (quanta, "quanta"))
+           (landscape, "landscape"), (li2, "li2"), (scaling, "scaling"), (quanta, "quanta"), (omnigrok, "omnigrok"))
 for _module, _name in _GROUPS:
     app.add_typer(_module.app, name=_name)
 

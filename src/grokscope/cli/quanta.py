@@ -1,7 +1,8 @@
 """``grokscope quanta ...``: the quantization model measured on stored runs (a thin layer over ``grokscope.quanta``).
 
     grokscope quanta qdg RUN [--member I] [--step S] [--params NAMES] [--samples N] [--clusters K ...]
-                             [--max-loss-bits B | --all-samples] [--json] [--out FIG.png]
+                             [--max-loss-bits B | --all-samples] [--affinity signed|abs]
+                             [--ce-gradient autograd|stable] [--json] [--out FIG.png]
     grokscope quanta emergence RUN [--threshold-bits B] [--split test] [--json] [--out DIR]
 
 ``qdg`` clusters the task's rows by the direction of their loss gradient (quanta discovery from
@@ -56,6 +57,11 @@ def qdg(
     max_loss_bits: float = typer.Option(0.1, "--max-loss-bits", help="Keep rows whose loss is below this (bits)."),
     all_samples: bool = typer.Option(False, "--all-samples", help="Keep every row, whatever its loss."),
     eigen_solver: str = typer.Option("arpack", "--eigen-solver", help="arpack (scikit-learn's default) or lobpcg."),
+    affinity: str = typer.Option("signed", "--affinity", help="signed: 1 - arccos(C)/pi (the paper's); abs: "
+                                 "1 - arccos(|C|)/pi, a gradient and its negative alike (docs/qdg.md)."),
+    ce_gradient: str = typer.Option("autograd", "--ce-gradient", help="autograd of the cross-entropy, or stable: "
+                                    "the same loss written so that a confident sample's gradient is not rounding "
+                                    "error (docs/qdg.md)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the sample draw, the clustering and the bootstrap."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples of the rank-frequency exponent."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole result (every sample's cluster) as JSON."),
@@ -73,7 +79,7 @@ def qdg(
         require(bool(names), "--params", params, "parameter names or prefixes")
     cfg = QDGConfig(samples=samples, clusters=tuple(_ints(clusters, "--clusters")), params=names,
                     max_loss=None if all_samples else max_loss_bits * math.log(2), eigen_solver=eigen_solver,
-                    seed=seed, n_boot=n_boot)
+                    affinity=affinity, ce_gradient=ce_gradient, seed=seed, n_boot=n_boot)
     result = qdg_run(open_store(store), run, member=member, step=step, cfg=cfg)
     if out is not None:
         from grokscope.quanta._rankfreq import rank_frequency_figure

@@ -6,7 +6,13 @@ angular affinity
 
     A_ij = 1 - arccos(C_ij) / π        (C clipped to [-1, 1]; A in [0, 1], A = 1/2 for orthogonal)
 
-where ``C`` is the cosine similarity of the samples' gradients. ``SpectralClustering(k)`` computes a
+where ``C`` is the cosine similarity of the samples' gradients (``kind="signed"``, the default).
+``kind="abs"`` uses ``|C|`` instead: ``1 - arccos(|C|) / π``, the angle between the lines the two
+gradients span, in [1/2, 1]. Anti-parallel gradients then count as parallel: with a two-class
+cross-entropy the gradient of a low-loss sample is ``-(1 - p_y)`` times the gradient of its signed
+margin ``±(z_1 - z_0)``, so two samples that use the same computation but carry opposite labels have
+anti-parallel gradients, and the signed affinity (0 for them) pushes them apart.
+``SpectralClustering(k)`` computes a
 ``k``-column spectral embedding of ``A`` (the first ``k`` eigenvectors of its normalized Laplacian)
 and runs k-means on it. A sweep over ``k`` would recompute that embedding for every ``k``, the
 dearest step (an eigenproblem on a dense ``n x n`` matrix); :func:`spectral_sweep` computes it once
@@ -19,6 +25,8 @@ affinity="precomputed", random_state=seed)``'s (``tests/unit/test_qdg.py`` check
 >>> C = np.array([[1.0, 0.9, -0.2], [0.9, 1.0, 0.0], [-0.2, 0.0, 1.0]])
 >>> angular_affinity(C)[0].round(3).tolist()
 [1.0, 0.856, 0.436]
+>>> angular_affinity(C, "abs")[0].round(3).tolist()
+[1.0, 0.856, 0.564]
 """
 
 from __future__ import annotations
@@ -29,15 +37,22 @@ import time
 import numpy as np
 import torch
 
-__all__ = ["EIGEN_SOLVERS", "adjusted_rand", "angular_affinity", "spectral_sweep"]
+__all__ = ["AFFINITIES", "EIGEN_SOLVERS", "adjusted_rand", "angular_affinity", "spectral_sweep"]
 
 EIGEN_SOLVERS = ("arpack", "lobpcg")  # scikit-learn's spectral_embedding solvers that need no extra package
+AFFINITIES = ("signed", "abs")  # 1 - arccos(C)/π (Michaud et al. 2023) or 1 - arccos(|C|)/π (sign-blind)
 
 
-def angular_affinity(C) -> np.ndarray:
-    """``1 - arccos(clip(C, -1, 1)) / π`` as float64 ``[n, n]`` (a torch tensor or array ``C``)."""
+def angular_affinity(C, kind: str = "signed") -> np.ndarray:
+    """``1 - arccos(clip(C, -1, 1)) / π`` (``kind="signed"``) or ``1 - arccos(|C|) / π`` (``"abs"``)
+    as float64 ``[n, n]`` from a torch tensor or array ``C``."""
+    if kind not in AFFINITIES:
+        raise ValueError(f"kind={kind!r}: must be one of {', '.join(AFFINITIES)}")
     A = torch.as_tensor(C).to(torch.float64, copy=True)  # [n, n]; sklearn works in float64 anyway
-    A.clamp_(-1.0, 1.0).acos_().mul_(-1.0 / math.pi).add_(1.0)
+    A.clamp_(-1.0, 1.0)
+    if kind == "abs":
+        A.abs_()
+    A.acos_().mul_(-1.0 / math.pi).add_(1.0)
     return A.numpy()
 
 

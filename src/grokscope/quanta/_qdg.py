@@ -14,19 +14,33 @@ Steps (``qdg``):
 2. **Per-sample gradients, each computed once**: ``torch.func.vmap(grad(loss))`` over a chunk of
    ``chunk`` samples at a time through ``functional_call`` (memory ``chunk x P`` plus activations),
    flattened over the chosen parameters and normalized to unit length: ``G [n, P]`` float32
-   (``n·P·4`` bytes; 4 GB for 10,000 samples of 100k parameters). The reference
+   (``n·P·4`` bytes; 4 GB for 10,000 samples of 100k parameters); ``ce_gradient="stable"`` keeps a
+   confident sample's cross-entropy gradient exact (see below). The reference
    (ejmichaud/quantization-model, ``experiments/clustering-0``) recomputes every block of
    gradients for each block pair, about ``n / (2·250)`` times each (20 times for 10,000 samples).
 3. **Cosine similarity** ``C = G Gᵀ`` ``[n, n]`` float32, in row blocks of the upper triangle,
    mirrored (half the FLOPs of a full product), clipped to [-1, 1].
-4. **Spectral clustering** on the affinity ``1 - arccos(C)/π`` for every ``k`` of ``clusters``
-   (``_clusters.spectral_sweep``: scikit-learn, one embedding for the whole sweep).
+4. **Spectral clustering** on the affinity ``1 - arccos(C)/π`` (``affinity="signed"``, the paper's)
+   or ``1 - arccos(|C|)/π`` (``"abs"``: a gradient and its negative are alike, see ``_clusters``)
+   for every ``k`` of ``clusters`` (``_clusters.spectral_sweep``: scikit-learn, one embedding for
+   the whole sweep).
 5. **Rank-frequency** of each ``k``'s cluster sizes with a fitted power law (``_rankfreq``), and,
    where ground-truth labels are given (a task's groups: the subtasks of multitask sparse parity),
    the adjusted Rand index between clusters and truth.
 
 A sample whose gradient is exactly zero (its float loss is 0) gets the zero vector: cosine 0
 with every sample, affinity 1/2; ``n_zero_gradients`` counts them.
+
+**The cross-entropy gradient of a confident sample.** Autograd of the cross-entropy gives the
+logits the gradient ``softmax(z) - onehot(y)``, whose true-class entry ``p_y - 1`` is formed by a
+subtraction from 1: in float32 it is a multiple of 2^-24 (2^-53 in float64), so once ``1 - p_y``
+falls below ~1e-6 (a loss below ~1e-6 nats, a margin above ~14; in float64 above ~37) that entry is
+rounding error while the other entries stay exact, and the gradient's *direction* is wrong (on
+the float32 network of docs/qdg.md, run 1 at step 12000, the mean cosine between all pairs is 0.311
+with autograd and 0.001 with exact gradients). ``ce_gradient="stable"`` (losses ``ce`` and
+``ce64``) writes the gradient as ``(1 - p_y)`` times that of a surrogate with exactly its direction
+(``_ce_direction``: wrong class c gets ``softmax_{c≠y}(z)_c``, the true class -1), with the factor
+taken from ``log(1 - p_y)`` in float64: no ``1 - p`` is formed and nothing underflows.
 
 >>> import torch
 >>> from grokscope.models import FeatureMLP, FeatureMLPConfig
@@ -52,6 +66,7 @@ from torch import nn
 from grokscope._json import jsonable
 from grokscope.errors import AnalysisError, ConfigError
 from grokscope.quanta._clusters import (
+    AFFINITIES,
     EIGEN_SOLVERS,
     adjusted_rand,
     angular_affinity,
@@ -79,6 +94,7 @@ __all__ = [
 ]
 
 LOW_LOSS_NATS = 0.1 * math.log(2)  # 0.1 bits: issue 10's rule for a learned subtask, in nats
+CE_GRADIENTS = ("autograd", "stable")  # how the cross-entropy's per-sample gradient is evaluated
 
 
 @dataclass(frozen=True)
@@ -92,6 +108,9 @@ class QDGConfig:
     chunk: int = 128  # samples per vmap call: working set ~2 x chunk x P floats (fastest of 32/128/256 here)
     block: int = 1024  # rows of C per matrix product
     eigen_solver: str = "arpack"  # scikit-learn's default for SpectralClustering; "lobpcg" is faster on large n
+    affinity: str = "signed"  # 1 - arccos(C)/pi as the paper (and the reference's notebooks); "abs": of |C|
+    ce_gradient: str = "autograd"  # autograd of F.cross_entropy (as the reference); "stable": the same loss
+    # written so that its gradient keeps its direction at any loss (module docstring)
     n_init: int = 10  # k-means restarts (scikit-learn's default; the reference used 30)
     n_boot: int = 1000  # bootstrap resamples of the rank-frequency exponent
     level: float = 0.95
@@ -113,6 +132,8 @@ class QDGConfig:
         check_int(self.chunk, "chunk", 1)
         check_int(self.block, "block", 1)
         check_choice(self.eigen_solver, "eigen_solver", EIGEN_SOLVERS)
+        check_choice(self.affinity, "affinity", AFFINITIES)
+        check_choice(self.ce_gradient, "ce_gradient", CE_GRADIENTS)
         check_int(self.n_init, "n_init", 1)
         check_int(self.n_boot, "n_boot", 0)
         check_number(self.level, "level", 0.0, 1.0, lo_open=True, hi_open=True)
@@ -172,15 +193,37 @@ def _losses(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, loss: 
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
 
+def _ce_direction(z: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A surrogate with the cross-entropy's gradient direction, and the log of the factor between them.
+
+    For logits ``z [C]`` and label ``y`` the cross-entropy's gradient w.r.t. the logits is
+    ``q - e_y Σq`` with ``q_c = p_c`` (c ≠ y), ``q_y = 0``: that is ``s · (w - e_y)``, where
+    ``s = Σq = 1 - p_y = sigmoid(logsumexp_{c≠y}(z_c - z_y))`` and ``w = softmax_{c≠y}(z_c)``. The
+    surrogate ``Σ_c w_c (z_c - z_y)`` (``w`` held constant) has gradient ``w - e_y`` exactly, with no
+    ``p_y - 1`` formed and nothing that underflows at any margin; ``log s`` (float64, aux output)
+    restores the magnitude. vmap-safe: no data-dependent control flow.
+    """
+    y = y.reshape(1)
+    d = z - z.gather(0, y)  # [C]: z_c - z_y (0 at c = y)
+    wrong = d.masked_fill(torch.zeros_like(d, dtype=torch.bool).scatter(0, y, True), float("-inf"))  # [C]
+    w = torch.softmax(wrong, 0).detach()  # [C]: 0 at c = y
+    log_s = torch.nn.functional.logsigmoid(torch.logsumexp(wrong.detach().double(), 0))
+    return (w * d).sum(), log_s
+
+
 def per_sample_gradients(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, *,
                          params: Sequence[str] | None = None, loss: str = "ce", chunk: int = 128,
-                         normalize: bool = True) -> PerSampleGradients:
+                         normalize: bool = True, stable_ce: bool = False) -> PerSampleGradients:
     """The gradient of each sample's loss w.r.t. the chosen parameters, each computed once.
 
     ``model`` maps ``inputs [batch, ...]`` to ``logits [batch, n_classes]`` (a grokscope reference
     model, or any ``nn.Module``); ``loss`` is one of ``grokscope.train.LOSSES``. ``vmap(grad(.))``
     runs over ``chunk`` samples at a time. ``normalize``: rows scaled to unit norm (zero rows stay
     zero) and stored in float32, as QDG uses them; else the raw gradients in the model's dtype.
+    ``stable_ce``: for ``loss`` ``ce``/``ce64``, the gradient as ``(1 - p_y)`` times that of a surrogate
+    with its exact direction (``_ce_direction``) instead of autograd of ``F.cross_entropy``, whose
+    ``p_y - 1`` is rounding error for a confident sample; ``norms`` then come from ``log(1 - p_y)``
+    in float64 and the unnormalized gradients are rescaled in the model's dtype (they may underflow).
     """
     from torch.func import functional_call, grad, vmap
 
@@ -203,7 +246,15 @@ def per_sample_gradients(model: nn.Module, inputs: torch.Tensor, labels: torch.T
             return (logits - target).pow(2).mean()
         return per_example_loss(logits.unsqueeze(0), y.reshape(1, 1), loss).sum()
 
-    per_sample = vmap(grad(one_loss), in_dims=(None, 0, 0))
+    def one_direction(p: dict, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = functional_call(body, frozen | p, (x.unsqueeze(0),))  # [1, C]
+        return _ce_direction(logits[0], y)
+
+    stable = stable_ce and loss in ("ce", "ce64")
+    if stable:
+        per_sample = vmap(grad(one_direction, has_aux=True), in_dims=(None, 0, 0))
+    else:
+        per_sample = vmap(grad(one_loss), in_dims=(None, 0, 0))
     sizes = [state[k].numel() for k in keys]
     n, P = inputs.shape[0], sum(sizes)
     dtype = torch.float32 if normalize else state[keys[0]].dtype
@@ -212,11 +263,14 @@ def per_sample_gradients(model: nn.Module, inputs: torch.Tensor, labels: torch.T
     p = {k: state[k] for k in keys}
     for i in range(0, n, chunk):
         g = per_sample(p, inputs[i : i + chunk], labels[i : i + chunk])  # {name: [b, *shape]}
+        g, factor = g if stable else (g, None)  # factor: log(1 - p_y) [b] float64 (stable_ce)
         flat = [g[k].reshape(g[k].shape[0], -1) for k in keys]  # [b, size] each
+        if factor is not None and not normalize:
+            flat = [f * factor.exp().to(f.dtype)[:, None] for f in flat]
         # Two passes over the chunk's gradients (a norm, then one scaled copy into G), no [b, P] temporaries:
         # at 100k parameters this step is bound by memory bandwidth, not arithmetic.
         nrm = torch.stack([torch.linalg.vector_norm(f, dim=1) for f in flat]).norm(dim=0)  # [b]
-        norms[i : i + chunk] = nrm.double()
+        norms[i : i + chunk] = nrm.double() if factor is None or not normalize else nrm.double() * factor.exp()
         scale = torch.where(nrm > 0, 1.0 / nrm, torch.ones_like(nrm))[:, None] if normalize else None
         col = 0
         for f in flat:
@@ -324,14 +378,15 @@ def qdg(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, cfg: QDGCo
         raise AnalysisError(f"{n_cand} of {losses.numel()} samples have {rule}: too few for {cfg.clusters[-1]} "
                             "clusters; ask for fewer clusters or raise max_loss (--max-loss-bits, --all-samples)")
     t1 = time.perf_counter()
-    psg = per_sample_gradients(model, inputs[rows], labels[rows], params=cfg.params, loss=loss, chunk=cfg.chunk)
+    psg = per_sample_gradients(model, inputs[rows], labels[rows], params=cfg.params, loss=loss, chunk=cfg.chunk,
+                               stable_ce=cfg.ce_gradient == "stable")
     t2 = time.perf_counter()
     C = cosine_similarity(psg.grads, cfg.block)  # [n, n]
     psg = psg._replace(grads=None)  # G [n, P] is the largest array: free it before clustering
     n = rows.numel()
     mean_cos = float((C.sum(dtype=torch.float64) - C.diagonal().sum(dtype=torch.float64)) / max(1, n * (n - 1)))
     t3 = time.perf_counter()
-    A = angular_affinity(C)
+    A = angular_affinity(C, cfg.affinity)
     del C
     sweep, sk = spectral_sweep(A, cfg.clusters, eigen_solver=cfg.eigen_solver, seed=cfg.seed, n_init=cfg.n_init)
     del A
@@ -348,10 +403,12 @@ def qdg(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, cfg: QDGCo
         out.append(ClusterResult(k, lab.tolist(), rf, ari))
     t5 = time.perf_counter()
     rule = f"loss < {cfg.max_loss:.4g} nats" if cfg.max_loss is not None else "any loss"
+    how = ", stable cross-entropy gradient" if cfg.ce_gradient == "stable" and loss in ("ce", "ce64") else ""
     definition = (f"QDG (Michaud et al. 2023, §5): samples with {rule}, "
                   f"up to {cfg.samples} drawn from seed {cfg.seed}; per-sample gradients of the {loss} loss w.r.t. "
-                  f"{len(psg.names)} parameter tensors, unit-normalized; C = cosine similarity; spectral clustering "
-                  f"(scikit-learn, {cfg.eigen_solver}, k-means n_init={cfg.n_init}) on 1 - arccos(C)/pi")
+                  f"{len(psg.names)} parameter tensors{how}, unit-normalized; C = cosine similarity; "
+                  f"spectral clustering (scikit-learn, {cfg.eigen_solver}, k-means n_init={cfg.n_init}) on "
+                  f"1 - arccos({'|C|' if cfg.affinity == 'abs' else 'C'})/pi")
     cfg_d = {k: getattr(cfg, k) for k in cfg.__dataclass_fields__} | {"loss": loss}
     return QDGResult(
         definition=definition, n_samples=n, n_candidates=n_cand, n_params=sum(psg.sizes), params=psg.names,
