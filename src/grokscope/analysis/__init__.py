@@ -28,6 +28,7 @@ from grokscope.analysis._fourier import (
     neuron_fourier, wave_fit,
 )
 from grokscope.analysis._heuristic import HeuristicLabel, frequencies_in_use, heuristic_labels, label_walk
+from grokscope.analysis._irreps import IRREPS_MEASURE, IrrepUsage, irrep_usage, run_irrep_usage
 from grokscope.analysis._measures import MEASURES, Measure, RunContext
 from grokscope.analysis._phasemap import PhaseMap, member_phase, phase_map, plot_phase_map, point_table
 from grokscope.analysis._phases import PHASES, THRESHOLD, delay_ratio, first_step_at_or_above, phase
@@ -57,4 +58,5 @@ __all__ = [
     "analyze", "analyze_command", "load_run", "checkpoint_measures", "fourier_snapshot",
     "RunAnalysis", "analyze_run", "analyze_run_data", "write_analysis_json",
     "Measure", "MEASURES", "RunContext", "RunData", "Measures", "parity_curves",
+    "IrrepUsage", "irrep_usage", "run_irrep_usage", "IRREPS_MEASURE",
 ]

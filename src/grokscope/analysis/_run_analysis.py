@@ -24,6 +24,7 @@ import numpy as np
 
 from grokscope._json import jsonable
 from grokscope.analysis._checkpoints import Measures, checkpoint_measures
+from grokscope.analysis._irreps import IRREPS_MEASURE
 from grokscope.analysis._measures import MEASURES, Measure, RunContext, best_member
 from grokscope.analysis._run_data import RunData, load_run, masks_from_split, run_split
 from grokscope.analysis._snapshot import fourier_snapshot, parity_curves
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 SCHEMA = 1  # bump when a field of RunAnalysis.to_dict() changes meaning
+ALL_MEASURES: tuple[Measure, ...] = (*MEASURES, IRREPS_MEASURE)  # + which irreps a group task's network uses
 
 
 @dataclass
@@ -104,12 +106,14 @@ class RunAnalysis:
             out["parity_final"] = {k: v[-1] for k, v in r["parity_relevant_bits"].items()}
         if "construction" in r:
             out["construction"] = r["construction"]
+        if "irreps" in r:
+            out["irreps_in_use"] = {k: (r["irreps"][k] or [None])[-1] for k in ("embedding_in_use", "unembedding_in_use")}
         out["seconds"] = self.seconds
         return jsonable(out)
 
 
 def analyze_run_data(run: RunData, *, run_id: int | None = None, member: int | None = None,
-                     steps: list[int] | None = None, measures: tuple[Measure, ...] = MEASURES) -> RunAnalysis:
+                     steps: list[int] | None = None, measures: tuple[Measure, ...] = ALL_MEASURES) -> RunAnalysis:
     """:func:`analyze_run` for a run already in memory (:class:`RunData`, e.g. a construction)."""
     t0 = time.perf_counter()
     n_m = run.n_members
@@ -136,7 +140,7 @@ def analyze_run_data(run: RunData, *, run_id: int | None = None, member: int | N
 
 
 def analyze_run(store, run_id: int, *, member: int | None = None, steps: list[int] | None = None,
-                measures: tuple[Measure, ...] = MEASURES) -> RunAnalysis:
+                measures: tuple[Measure, ...] = ALL_MEASURES) -> RunAnalysis:
     """Every measure that applies to run ``run_id``'s task and model, as one :class:`RunAnalysis`.
 
     ``member`` picks whose Fourier snapshot is taken (default: the best by final test accuracy);

@@ -41,4 +41,6 @@ def analyze(run: int = typer.Argument(..., help="Run id."), store: Optional[Path
     typer.echo(f"measures: {', '.join(sorted(ra.results))}")
     if "key_freqs" in summary:
         typer.echo(f"key frequencies per member: {summary['key_freqs']}")
+    if "irreps_in_use" in summary:
+        typer.echo(f"irreps in use per member: {summary['irreps_in_use']['embedding_in_use']}")
     typer.echo(f"wrote {paths[0].name}, {paths[1].name} and {len(paths) - 2} figures")

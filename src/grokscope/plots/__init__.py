@@ -7,7 +7,7 @@ computes nothing an analysis did not already hold, so a figure drawn from a save
 ``matplotlib.figure.Figure`` (Agg), imported lazily: importing grokscope never loads matplotlib.
 """
 
-from grokscope.plots._analysis import analysis_figures, save_figures
+from grokscope.plots._analysis import analysis_figures, plot_irrep_usage, save_figures
 from grokscope.plots._sweeps import PHASE_COLORS, plot_critical, plot_phase_map
 from grokscope.plots._base import (
     COLUMN_WIDTH_IN, DIVERGED_COLOR, DPI, color_limit, mark_steps, member_colors, new_figure, plot_curves, plot_heatmap,
@@ -18,7 +18,7 @@ __all__ = [
     "DPI", "COLUMN_WIDTH_IN", "DIVERGED_COLOR", "new_figure", "member_colors", "plot_curves", "mark_steps",
     "plot_heatmap", "color_limit",
     # a run's analysis
-    "analysis_figures", "save_figures",
+    "analysis_figures", "save_figures", "plot_irrep_usage",
     # a sweep's
     "plot_critical", "plot_phase_map", "PHASE_COLORS",
 ]

@@ -22,7 +22,7 @@ import numpy as np
 
 from grokscope.plots._base import member_colors, new_figure, plot_curves
 
-__all__ = ["analysis_figures", "save_figures"]
+__all__ = ["analysis_figures", "save_figures", "plot_irrep_usage"]
 
 _PHASE_COLORS = {"memorization": "#f4cccc", "circuit formation": "#fff2cc", "cleanup": "#d9ead3"}
 _SPLIT_COLORS = {"train": "C0", "test": "C3", "unseen": "C7"}
@@ -218,6 +218,38 @@ def _parity_figure(ra):
                                 "distractor bits. The input map is the model's (its first layer's weights over the bits).")
 
 
+def plot_irrep_usage(result: dict, member: int = 0, title: str = ""):
+    """Shares per irrep over checkpoints for one member (embedding; unembedding beside it): a Figure.
+
+    ``result`` is :meth:`IrrepUsage.to_dict` (or ``analysis.json``'s ``results["irreps"]``); the
+    step axis is logarithmic, so step 0 is drawn at step 1."""
+    parts = [("embedding", result["embedding"])]
+    if result.get("unembedding") is not None:
+        parts.append(("unembedding (neurons' output map)", result["unembedding"]))
+    fig, axes = new_figure(len(parts), width=5.0 * len(parts), height=3.2)
+    steps = np.maximum(np.asarray(result["steps"], dtype=float), 1.0)
+    for ax, (name, rows) in zip(axes[0], parts):
+        shares = np.asarray(rows, dtype=float)[:, member, :]  # [n_steps, n_components]
+        for c, lab in enumerate(result["labels"]):
+            ax.plot(steps, shares[:, c], lw=1.4, ls="-" if c else ":",
+                    label=f"{lab} (d={result['dims'][c]})", color="grey" if c == 0 else f"C{(c - 1) % 10}")
+        ax.set_xscale("log")
+        ax.set(xlabel="training step (optimizer updates)", ylabel="share of squared norm", ylim=(0, 1),
+               title=f"{name}, member {member}")
+        ax.legend(fontsize="xx-small", loc="upper left", ncols=2)
+    if title:
+        fig.suptitle(title, fontsize="small")
+    return fig
+
+
+
+def _irreps_figure(ra, member: int):
+    fig = plot_irrep_usage(ra.results["irreps"], member, title=ra.label)
+    return "irreps", fig, ("Share of the embedding's (left) and the neurons' output map's (right) squared norm per "
+                           "irrep of the group over training (Chughtai, Chan & Nanda 2023, \"A toy model of "
+                           "universality\"); rule and measurement in docs/analysis.md.")
+
+
 def analysis_figures(ra) -> list:
     """Every figure of a ``RunAnalysis`` as ``(name, figure, caption)``, for the measures it holds."""
     member = ra.best_member
@@ -236,6 +268,8 @@ def analysis_figures(ra) -> list:
             figs.append(_frequency_logits_figure(snap, groups, ra.label))
     if "parity_relevant_bits" in ra.results:
         figs.append(_parity_figure(ra))
+    if "irreps" in ra.results:
+        figs.append(_irreps_figure(ra, member))
     return figs
 
 
