@@ -61,7 +61,8 @@ def _sweep_points(sweep: str, store_path, law: str, n: str, d: str | None, metri
     if not path.is_file():
         raise ConfigError(f"--store {str(path)!r}: no run store there (and {sweep!r} is not a CSV file)")
     keys = [n] + ([d] if law == "chinchilla" else [])
-    pts = sweep_points(Store(path), sweep, keys, metric, fixed)
+    with Store(path) as store:  # closed on errors too: a reader leaves no -wal/-shm files behind
+        pts = sweep_points(store, sweep, keys, metric, fixed)
     names = {"n": n, "loss": f"final {metric}", **({"d": d} if law == "chinchilla" else {})}
     return pts.values[n], pts.loss, pts.values[d] if d else None, pts.seeds, names
 
