@@ -32,7 +32,7 @@ from grokscope.tasks import input_kind, task_groups
 from grokscope.validate import check_int, require
 
 __all__ = [
-    "RunAnalysis", "analyze_run", "analyze_run_data", "write_analysis_json", "analyze", "analyze_command",
+    "RunAnalysis", "analyze_run", "analyze_run_data", "spread_steps", "write_analysis_json", "analyze", "analyze_command",
     # the pieces, importable from here for code written against grokscope.analysis._analyze_cli
     "RunData", "load_run", "run_split", "masks_from_split", "Measures", "checkpoint_measures",
     "fourier_snapshot", "parity_curves",
@@ -140,17 +140,34 @@ def analyze_run_data(run: RunData, *, run_id: int | None = None, member: int | N
 
 
 def analyze_run(store, run_id: int, *, member: int | None = None, steps: list[int] | None = None,
-                measures: tuple[Measure, ...] = ALL_MEASURES) -> RunAnalysis:
+                measures: tuple[Measure, ...] = ALL_MEASURES, max_steps: int | None = None) -> RunAnalysis:
     """Every measure that applies to run ``run_id``'s task and model, as one :class:`RunAnalysis`.
 
     ``member`` picks whose Fourier snapshot is taken (default: the best by final test accuracy);
-    ``steps`` restricts the analysis to some checkpoints (default: all). Raises ``AnalysisError``
-    for a run without checkpoints, ``ConfigError`` for a member or step the run does not have.
+    ``steps`` restricts the analysis to some checkpoints (default: all), or ``max_steps`` to at most
+    that many of them (:func:`spread_steps`). Raises ``AnalysisError`` for a run without
+    checkpoints, ``ConfigError`` for a member or step the run does not have.
     """
     t0 = time.perf_counter()
-    ra = analyze_run_data(load_run(store, run_id), run_id=run_id, member=member, steps=steps, measures=measures)
+    run = load_run(store, run_id)
+    if steps is None and max_steps is not None:
+        steps = spread_steps(run.steps, max_steps)
+    ra = analyze_run_data(run, run_id=run_id, member=member, steps=steps, measures=measures)
     ra.seconds = time.perf_counter() - t0  # loading the run included
     return ra
+
+
+def spread_steps(steps: list[int], n: int) -> list[int]:
+    """At most ``n`` (>= 2) of ``steps``, evenly spaced by position, the first and the last included
+    (checkpoints are stored log-spaced, so this keeps them log-spaced).
+
+    >>> spread_steps(list(range(10)), 4)
+    [0, 3, 6, 9]
+    """
+    steps = list(steps)
+    if len(steps) <= n:
+        return steps
+    return [steps[i] for i in sorted({round(i * (len(steps) - 1) / (max(n, 2) - 1)) for i in range(max(n, 2))})]
 
 
 def write_analysis_json(analysis: RunAnalysis, out_dir: str | Path) -> Path:

@@ -15,7 +15,13 @@ from grokscope.analysis import RunAnalysis, analyze_run, write_analysis_json
 from grokscope.plots import analysis_figures, save_figures
 from grokscope.errors import AnalysisError
 
-__all__ = ["analysis_figures", "add_analysis_section", "add_analysis_figures", "member_table", "write_analysis"]
+__all__ = ["analysis_figures", "add_analysis_section", "add_analysis_figures", "member_table", "write_analysis",
+           "REPORT_CHECKPOINTS"]
+
+# The report analyses at most this many of a run's checkpoints (``analyze_run``'s ``max_steps``): runs
+# keep 100+ checkpoints for the explorer since grokscope 0.3, and analysing every one took the demo's
+# report from a few seconds to ~40 s. `grokscope analyze` still analyses every checkpoint.
+REPORT_CHECKPOINTS = 40
 
 
 def member_table(ra: RunAnalysis) -> list[dict]:
@@ -58,7 +64,7 @@ def add_analysis_section(page, store, run_id: int) -> RunAnalysis | None:
     """
     page.add_section("What the network learned")
     try:
-        ra = analyze_run(store, run_id)
+        ra = analyze_run(store, run_id, max_steps=REPORT_CHECKPOINTS)
     except AnalysisError as e:
         page.add_html(f'<p class="note">{html.escape(str(e))}</p>')
         return None
