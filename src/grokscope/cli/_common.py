@@ -1,4 +1,5 @@
-"""What every command shares: the one ``--store`` option, opening the store, the consoles, tables."""
+"""What every command shares: the one ``--store`` option, opening the store, the consoles, tables, and
+comma-separated option values."""
 
 from __future__ import annotations
 
@@ -15,6 +16,57 @@ def open_store(path: Optional[str | Path]):
     from grokscope.store import Store
 
     return Store(path)
+
+
+def comma_floats(text: str, key: str, example: str) -> list[float]:
+    """``"0.5,1,2"`` -> ``[0.5, 1.0, 2.0]``; one ConfigError line naming ``key`` (and ``example``) otherwise."""
+    from grokscope.errors import ConfigError
+
+    try:
+        vals = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ConfigError(f"{key}={text!r}: must be comma-separated numbers, e.g. {example}") from None
+    if not vals:
+        raise ConfigError(f"{key}={text!r}: must be comma-separated numbers, e.g. {example}")
+    return vals
+
+
+def comma_ints(text: str, key: str, lo: int, example: str) -> list[int]:
+    """``"16,128"`` -> ``[16, 128]``, each ``>= lo``; one ConfigError line naming ``key`` otherwise."""
+    from grokscope.errors import ConfigError
+    from grokscope.validate import check_int
+
+    try:
+        vals = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ConfigError(f"{key}={text!r}: must be comma-separated integers, e.g. {example}") from None
+    if not vals:
+        raise ConfigError(f"{key}={text!r}: must be comma-separated integers, e.g. {example}")
+    return [check_int(v, key, lo) for v in vals]
+
+
+def repeated_ints(values: list[str], key: str) -> list[int]:
+    """A repeatable option: ``--clusters 10 --clusters 20`` or ``--clusters 10,20`` -> ``[10, 20]``."""
+    from grokscope.validate import require
+
+    out = []
+    for v in values:
+        for part in str(v).split(","):
+            part = part.strip()
+            require(part.lstrip("-").isdigit(), key, part, "integers (repeat the option or separate with commas)")
+            out.append(int(part))
+    return out
+
+
+def param_names(params: list[str] | None) -> tuple[str, ...] | None:
+    """``--params a,b --params c`` -> ``("a", "b", "c")`` (None when not given); one ConfigError line if empty."""
+    if not params:
+        return None
+    from grokscope.validate import require
+
+    names = tuple(p.strip() for v in params for p in v.split(",") if p.strip())
+    require(bool(names), "--params", params, "parameter names or prefixes")
+    return names
 
 
 def console(stderr: bool = False):

@@ -19,20 +19,17 @@ from pathlib import Path
 
 import typer
 
+from grokscope.cli._common import param_names, repeated_ints
 from grokscope.validate import check_choice, check_int, check_number, require
 
 TOKENIZERS = ("bytes",)
 
 
 def _ints(values: list[str], key: str) -> tuple[int, ...]:
-    out = []
-    for v in values:
-        for part in str(v).split(","):
-            part = part.strip()
-            require(part.lstrip("-").isdigit(), key, part, "integers (repeat the option or separate with commas)")
-            n = int(part)
-            require(n > 0, key, n, "positive integers")
-            out.append(n)
+    """Positive integers of a repeatable option (``cli._common.repeated_ints``)."""
+    out = repeated_ints(values, key)
+    for n in out:
+        require(n > 0, key, n, "positive integers")
     return tuple(out)
 
 
@@ -179,10 +176,7 @@ def lm_qdg(
 
     check_number(max_loss_bits, "--max-loss-bits", 0.0, lo_open=True)
     check_int(samples, "--samples", 1)
-    names = None
-    if params:
-        names = tuple(p.strip() for v in params for p in v.split(",") if p.strip())
-        require(bool(names), "--params", params, "parameter names or prefixes")
+    names = param_names(params)
     cfg = QDGConfig(samples=samples, clusters=_ints(clusters, "--clusters"), params=names,
                     max_loss=max_loss_bits * math.log(2), seed=seed, n_boot=n_boot)
     fam = load_family(family)

@@ -45,6 +45,7 @@ import json
 import typer
 
 from grokscope.cli import _li2_solutions  # the `solutions` command lives in its own module
+from grokscope.cli._common import comma_floats, comma_ints
 from grokscope.validate import check_choice, check_int
 
 app = typer.Typer(help='Li2 (Tian 2025, "Provable Scaling Laws of Feature Emergence from Learning Dynamics of '
@@ -96,29 +97,11 @@ def energy(
 
 
 def _floats(text: str, key: str) -> list[float]:
-    from grokscope.errors import ConfigError
-
-    try:
-        vals = [float(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise ConfigError(f"{key}={text!r}: must be comma-separated numbers, e.g. 0,1e-2,1") from None
-    if not vals:
-        raise ConfigError(f"{key}={text!r}: must be comma-separated numbers, e.g. 0,1e-2,1")
-    return vals
+    return comma_floats(text, key, "0,1e-2,1")
 
 
 def _ints(text: str, key: str, lo: int) -> list[int]:
-    from grokscope.errors import ConfigError
-
-    try:
-        vals = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise ConfigError(f"{key}={text!r}: must be comma-separated integers, e.g. 0,1,2") from None
-    if not vals:
-        raise ConfigError(f"{key}={text!r}: must be comma-separated integers, e.g. 0,1,2")
-    for v in vals:
-        check_int(v, key, lo)
-    return vals
+    return comma_ints(text, key, lo, "0,1,2")
 
 
 @app.command()

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from grokscope.cli._common import STORE_OPT, open_store
+from grokscope.cli._common import STORE_OPT, comma_floats, comma_ints, open_store
 from grokscope.errors import ConfigError, StoreError
 from grokscope.validate import check_choice, check_int, check_number
 
@@ -57,23 +57,11 @@ def _group() -> None:
 
 
 def _floats(text: str, key: str) -> tuple[float, ...]:
-    try:
-        vals = tuple(float(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        raise ConfigError(f"{key}={text!r}: must be comma-separated numbers, e.g. 0.5,1,2") from None
-    if not vals:
-        raise ConfigError(f"{key}={text!r}: must be comma-separated numbers, e.g. 0.5,1,2")
-    return vals
+    return tuple(comma_floats(text, key, "0.5,1,2"))
 
 
 def _ints(text: str, key: str, lo: int) -> tuple[int, ...]:
-    try:
-        vals = tuple(int(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        raise ConfigError(f"{key}={text!r}: must be comma-separated integers, e.g. 16,128,1024") from None
-    if not vals:
-        raise ConfigError(f"{key}={text!r}: must be comma-separated integers, e.g. 16,128,1024")
-    return tuple(check_int(v, key, lo) for v in vals)
+    return tuple(comma_ints(text, key, lo, "16,128,1024"))
 
 
 def _fmt(v: float, spec: str = ",.0f") -> str:

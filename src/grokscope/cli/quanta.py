@@ -21,8 +21,8 @@ from pathlib import Path
 
 import typer
 
-from grokscope.cli._common import STORE_OPT, open_store
-from grokscope.validate import check_int, check_number, require
+from grokscope.cli._common import STORE_OPT, open_store, param_names, repeated_ints
+from grokscope.validate import check_int, check_number
 
 app = typer.Typer(help="The quantization model of neural scaling (Michaud et al. 2023) measured on stored runs.",
                   no_args_is_help=True)
@@ -31,17 +31,6 @@ app = typer.Typer(help="The quantization model of neural scaling (Michaud et al.
 @app.callback()
 def _group() -> None:
     """Quanta: emergence per subtask, and quanta discovery from gradients."""
-
-
-def _ints(values: list[str], key: str) -> list[int]:
-    """``--clusters 10 --clusters 20`` or ``--clusters 10,20`` -> [10, 20]."""
-    out = []
-    for v in values:
-        for part in str(v).split(","):
-            part = part.strip()
-            require(part.lstrip("-").isdigit(), key, part, "integers (repeat the option or separate with commas)")
-            out.append(int(part))
-    return out
 
 
 @app.command()
@@ -73,11 +62,8 @@ def qdg(
 
     check_number(max_loss_bits, "--max-loss-bits", 0.0, lo_open=True)
     check_int(samples, "--samples", 1)
-    names = None
-    if params:
-        names = tuple(p.strip() for v in params for p in v.split(",") if p.strip())
-        require(bool(names), "--params", params, "parameter names or prefixes")
-    cfg = QDGConfig(samples=samples, clusters=tuple(_ints(clusters, "--clusters")), params=names,
+    names = param_names(params)
+    cfg = QDGConfig(samples=samples, clusters=tuple(repeated_ints(clusters, "--clusters")), params=names,
                     max_loss=None if all_samples else max_loss_bits * math.log(2), eigen_solver=eigen_solver,
                     affinity=affinity, ce_gradient=ce_gradient, seed=seed, n_boot=n_boot)
     result = qdg_run(open_store(store), run, member=member, step=step, cfg=cfg)

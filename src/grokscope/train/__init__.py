@@ -11,7 +11,8 @@ from grokscope.train._decided import STOP_AFTER_GROK, DecidedRule
 from grokscope.train._fused import FusedAdamW
 from grokscope.train._hooks import EvalContext, EvalHook, GrokkingHook, HookBase
 from grokscope.train._hyper_schedule import Schedule, constant_schedule, cosine_schedule, warmup_schedule
-from grokscope.train._loop import METRICS, TrainResult, checkpoint_steps, train
+from grokscope.train._checkpoint_plan import checkpoint_steps
+from grokscope.train._loop import METRICS, TrainResult, train
 from grokscope.train._losses import LOSSES, per_example_loss
 from grokscope.train._filters import grokfast_ma, normalize_grad, orthogonal_grad, with_filters
 from grokscope.train._make_optimizer import gradient_filters, make_optimizer
