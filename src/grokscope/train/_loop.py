@@ -59,7 +59,7 @@ from grokscope.train._state import RunState
 from grokscope.train._writer import RunWriter
 from grokscope.validate import require
 
-__all__ = ["train", "TrainResult", "make_optimizer", "checkpoint_steps", "METRICS"]
+__all__ = ["train", "TrainResult", "make_optimizer", "METRICS"]
 
 # The metrics every run has (a run with an unseen split or task groups has more; see the docstring).
 METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "all_loss", "all_acc", "weight_norm")
