@@ -80,7 +80,10 @@ def test_python_dash_m_runs_the_same_app(cli_env):
     (["phasemap", "s", "x", "y", "--where", "optim.lr"], "KEY=VALUE"),
 ])
 def test_bad_input_is_one_line_and_exit_2(run_cli, tmp_path, args, fragment):
+    from grokscope.store import Store
+
     db = tmp_path / "runs.db"
+    Store(db).close()  # an existing, empty store: a missing one is refused first (test_cli_missing_store.py)
     code, out, err = run_cli(*args, "--store", db, *(["--out", tmp_path] if args[0] == "landscape" else []))
     assert code == 2, (out, err)
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err

@@ -11,11 +11,28 @@ import typer
 STORE_OPT = typer.Option(None, "--store", help="Run store (SQLite). Default: $GROKSCOPE_STORE or ./grokscope-runs/grokscope.db")
 
 
-def open_store(path: Optional[str | Path]):
-    """The run store at ``path`` (``None``: ``$GROKSCOPE_STORE`` or the default path)."""
+def open_store(path: Optional[str | Path], *, must_exist: bool = False):
+    """The run store at ``path`` (``None``: ``$GROKSCOPE_STORE`` or the default path).
+
+    Commands that only read (show, report, analyze, ...) pass ``must_exist=True``: a store that is
+    not there is one ConfigError line (exit 2), and no empty store file is left behind."""
     from grokscope.store import Store
 
+    if must_exist:
+        where = store_path(path)
+        if not where.is_file():
+            from grokscope.errors import ConfigError
+
+            raise ConfigError(f"no run store at {where}; give --store PATH or set GROKSCOPE_STORE "
+                              "(nothing has been trained into this one)")
     return Store(path)
+
+
+def store_path(path: Optional[str | Path]) -> Path:
+    """Where ``--store path`` points (``None``: ``$GROKSCOPE_STORE`` or the default path)."""
+    from grokscope.store import default_store_path
+
+    return Path(path).expanduser() if path is not None else default_store_path()
 
 
 def comma_floats(text: str, key: str, example: str) -> list[float]:

@@ -30,7 +30,7 @@ def analyze(run: int = typer.Argument(..., help="Run id."), store: Optional[Path
     generalize?")."""
     from grokscope.report import write_analysis
 
-    s = open_store(store)
+    s = open_store(store, must_exist=True)
     out_dir = out if out is not None else s.path.parent / "analysis" / f"run-{run}"
     ra, paths = write_analysis(s, run, out_dir, member=member)
     summary = ra.summary()

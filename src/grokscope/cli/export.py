@@ -25,17 +25,12 @@ def export(target: str = typer.Argument(..., metavar="RUN|SWEEP", help="Run id, 
            store: Path | None = STORE_OPT):
     """Export a run or sweep: tidy metrics and members tables (parquet, csv), TensorBoard logs with
     hyperparameters (tensorboard), or one transformer member for TransformerLens (transformerlens)."""
-    from grokscope.errors import ConfigError
     from grokscope.export import FORMATS
     from grokscope.export import export as run_export
-    from grokscope.store import default_store_path
     from grokscope.validate import check_choice
 
     check_choice(fmt, "--format", FORMATS)  # before the store is opened: a bad command creates nothing
-    path = Path(store).expanduser() if store is not None else default_store_path()
-    if not path.exists():
-        raise ConfigError(f"no run store at {path}; give --store PATH or set GROKSCOPE_STORE")
-    paths = run_export(open_store(path), target, fmt, out, member=member, step=step)
+    paths = run_export(open_store(store, must_exist=True), target, fmt, out, member=member, step=step)
     where = paths[0].parent if fmt != "tensorboard" else (out if out is not None else paths[0].parent.parent.parent)
     typer.echo(f"exported {target} as {fmt}: {len(paths)} {'member directories' if fmt == 'tensorboard' else 'files'} in {where}")
     for p in paths:

@@ -194,7 +194,7 @@ def lag(
 
     check_number(train_level, "--train-level", lo=0.0, hi=1.0, lo_open=True)
     check_number(test_level, "--test-level", lo=0.0, hi=1.0, lo_open=True)
-    s = open_store(store)
+    s = open_store(store, must_exist=True)
     try:
         rec = s.get_run(run)
         steps, met = s.metrics(run, ["train_acc", "test_acc"])

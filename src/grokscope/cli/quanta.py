@@ -66,7 +66,7 @@ def qdg(
     cfg = QDGConfig(samples=samples, clusters=tuple(repeated_ints(clusters, "--clusters")), params=names,
                     max_loss=None if all_samples else max_loss_bits * math.log(2), eigen_solver=eigen_solver,
                     affinity=affinity, ce_gradient=ce_gradient, seed=seed, n_boot=n_boot)
-    result = qdg_run(open_store(store), run, member=member, step=step, cfg=cfg)
+    result = qdg_run(open_store(store, must_exist=True), run, member=member, step=step, cfg=cfg)
     if out is not None:
         from grokscope.quanta._rankfreq import rank_frequency_figure
 
@@ -106,7 +106,7 @@ def emergence(
     from grokscope.quanta import emergence as run_emergence
     from grokscope.quanta import save_emergence
 
-    em = run_emergence(open_store(store), run, threshold_bits=threshold_bits, split=split, n_boot=n_boot, seed=seed)
+    em = run_emergence(open_store(store, must_exist=True), run, threshold_bits=threshold_bits, split=split, n_boot=n_boot, seed=seed)
     paths = save_emergence(em, out) if out is not None else []
     typer.echo(em.to_json() if as_json else json.dumps(em.summary(), indent=1, ensure_ascii=False))
     for p in paths:

@@ -21,7 +21,7 @@ def _record_dict(rec) -> dict[str, Any]:
 @app.command()
 def runs(store: Optional[Path] = STORE_OPT, as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """List the stored runs."""
-    s = open_store(store)
+    s = open_store(store, must_exist=True)
     recs = s.list_runs()
     if as_json:
         typer.echo(json.dumps([_record_dict(r) for r in recs], indent=1, default=str))
@@ -45,7 +45,7 @@ def runs(store: Optional[Path] = STORE_OPT, as_json: bool = typer.Option(False, 
 def show(run: int = typer.Argument(..., help="Run id."), store: Optional[Path] = STORE_OPT,
          as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """Show one run: config, members (steps to memorize/generalize, phase) and summary."""
-    s = open_store(store)
+    s = open_store(store, must_exist=True)
     rec = s.get_run(run)
     members = s.members(run)
     if as_json:
@@ -67,5 +67,5 @@ def report(run: int = typer.Argument(..., help="Run id."), store: Optional[Path]
     """Write a run's figures (PNG) and one self-contained HTML page."""
     from grokscope.report import write_report
 
-    path = write_report(open_store(store), run, out, member=member)
+    path = write_report(open_store(store, must_exist=True), run, out, member=member)
     typer.echo(str(path))

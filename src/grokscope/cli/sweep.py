@@ -64,7 +64,7 @@ def sweeps_cmd(store_path: str | Path | None = None) -> None:
 
     from grokscope.sweep import list_sweeps
 
-    store = open_store(store_path)
+    store = open_store(store_path, must_exist=True)
     rows = list_sweeps(store)
     con = console()
     if not rows:
@@ -86,7 +86,7 @@ def phasemap_cmd(sweep: str, x: str, y: str, store_path: str | Path | None = Non
     from grokscope.sweep import sweep_members
 
     fixed = parse_where(where)          # bad input is refused before the store is opened
-    store = open_store(store_path)
+    store = open_store(store_path, must_exist=True)
     members = sweep_members(store, sweep)
     pm = phase_map(members, x, y, where=fixed)
     path = Path(out or f"phasemap-{sweep}-{x}-{y}.png")
@@ -104,7 +104,7 @@ def critical_cmd(sweep: str, store_path: str | Path | None = None, key: str | No
     from grokscope.sweep import critical_data
 
     fixed = parse_where(where)          # bad input is refused before the store is opened
-    store = open_store(store_path)
+    store = open_store(store_path, must_exist=True)
     x, t, budget, key = critical_data(store, sweep, key, fixed, time_key)
     res = critical_data_size(x, t, budget=budget, n_boot=n_boot, ci=ci, seed=seed)
     path = Path(out or f"critical-{sweep}.png")

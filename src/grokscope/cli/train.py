@@ -193,7 +193,7 @@ def train_cmd(config: Optional[Path] = typer.Argument(None, help="A run config T
     if resume is not None:
         if config is not None or preset is not None or set_:
             raise ConfigError("--resume RUN takes no config, preset or --set: the run's stored config is used")
-        s = open_store(store)
+        s = open_store(store, must_exist=True)
         rec = s.get_run(resume)
         if rec.status != "interrupted":
             raise StoreError(f"run {resume} is {rec.status}: only an interrupted run can be resumed")

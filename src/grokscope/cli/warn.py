@@ -42,7 +42,7 @@ def warn(target: str = typer.Argument(..., help="A run id, or a sweep's name (tr
     check_choice(features, "--features", tuple(FEATURE_SETS))
     if do_score and train_on is None:
         raise ConfigError("--score needs --train REF: the predictor is fitted on REF and scored on TARGET")
-    s = open_store(store)
+    s = open_store(store, must_exist=True)
     what = f"run {target}" if target.strip().isdigit() else f"sweep {target!r}"
     members = load_members(s, target)
     ref = load_members(s, train_on) if train_on is not None else None
