@@ -6,7 +6,7 @@ A run config has five sections and a few top-level keys::
     [task]   kind, its options (see grokscope.tasks.make_task), train_frac | train_count,
              and optionally unseen_frac | unseen_count (a third split, never trained on)
     [model]  arch, its options (see grokscope.models), init_scale
-    [train]  steps, batch_size, loss, loss_scale, stop_after_grok, retire_window, retire_frac,
+    [train]  steps, batch_size, loss, loss_scale, stop_after_grok, retire_window, retire_frac, pad_to,
              collapse_metrics, signals
     [optim]  name, lr, weight_decay, decay, betas, warmup, grokfast, clipping
     [log]    metric schedule, checkpoints, flush interval
@@ -81,6 +81,11 @@ class TrainConfig:
     # embedding, a restricted-loss proxy (Nanda et al. 2023), grokfast's slow-gradient norm (Lee et al.
     # 2024), the slingshot counts (Thilak et al. 2022). Off by default: published setups log what they did.
     signals: bool = False
+    # Full batch: pad each member's training rows (weight 0) to at least this many, 0 = to the
+    # ensemble's largest training split. A refilling sweep (grokscope.sweep, ``refill``) sets it to
+    # the largest split of the shape, so a member computes the same bits whichever ensembles it is
+    # stacked with; padding changes a member's numbers by rounding only (the sums run over more zeros).
+    pad_to: int = 0
 
     def __post_init__(self):
         from grokscope.validate import check_number
@@ -91,6 +96,7 @@ class TrainConfig:
 
         check_choice(self.loss, "train.loss", LOSSES)
         _check(self.retire_window >= 0, "train.retire_window", self.retire_window, "an integer >= 0 (0 = off)")
+        _check(self.pad_to >= 0, "train.pad_to", self.pad_to, "an integer >= 0 (0 = the largest training split)")
         check_number(self.retire_frac, "train.retire_frac", lo=0.0)
         check_number(self.loss_scale, "train.loss_scale", lo=0.0, lo_open=True)
 

@@ -1,10 +1,12 @@
-"""An adaptive sweep (members retire once decided) loses nothing to kill -9.
+"""An adaptive sweep (members retire once decided) loses nothing to kill -9, with and without refill.
 
 Kill the sweep's process at the first moment a running ensemble has compacted (one of its members
 retired: its metrics turn NaN from then on), re-run the sweep, and compare with the same sweep run
 uninterrupted in a fresh store: every member is mapped exactly once, and each member's phase,
 steps, retirement step and every stored metric value are the same, bit for bit (one thread, so the
-kernels' reduction order is fixed).
+kernels' reduction order is fixed). With ``refill`` the ensembles are trained stacked, queued ones
+joining as members retire; there the reference is also each ensemble trained alone by ``train``:
+being stacked changes no number.
 """
 
 import os
@@ -21,12 +23,15 @@ from grokscope.sweep import load_spec, run_sweep, sweep_members
 
 from test_sweep_resume import _wait_for, check_consistent
 
-# a + b mod 23 with the default model, 2 ensembles of 3 members; with these settings members
-# generalize after ~150-300 steps and most retire (window 20 steps, and past 1.25 x their step).
+# a + b mod 23 with the default model, 6 members; with these settings members generalize after
+# ~150-300 steps and most retire (window 20 steps, and past 1.25 x their step). Without refill: 2
+# ensembles of 3. With refill = 2: 3 ensembles of 2 in a stack of 4 rows, the third joining once
+# two members have retired.
 SPEC = """
 seeds = 3
 steps = 400
-max_ensemble = 3
+max_ensemble = {max_ensemble}
+{refill}
 [set]
 "threads" = 1
 "task.p" = 23
@@ -45,9 +50,13 @@ NAME = "adaptive"
 KEYS = ("phase", "mem_step", "gen_step", "diverged", "retired_step")
 
 
-def _spec(tmp_path):
+MODES = {"retire": dict(max_ensemble=3, refill=""), "refill": dict(max_ensemble=4, refill="refill = 2")}
+N_ENSEMBLES = {"retire": 2, "refill": 3}
+
+
+def _spec(tmp_path, mode):
     p = tmp_path / f"{NAME}.toml"
-    p.write_text(SPEC)
+    p.write_text(SPEC.format(**MODES[mode]))
     return p
 
 
@@ -62,15 +71,32 @@ def _members(store):
     return out
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
+@pytest.fixture(scope="module", params=list(MODES))
+def reference(tmp_path_factory, request):
     tmp = tmp_path_factory.mktemp("adaptive-ref")
     store = Store(tmp / "ref.db")
-    assert run_sweep(load_spec(_spec(tmp)), store, progress=False, tune_memory=False).complete
+    assert run_sweep(load_spec(_spec(tmp, request.param)), store, progress=False, tune_memory=False).complete
     ref = _members(store)
     retired = [fields[-1] for fields, _, _ in ref.values() if fields[-1] is not None]
     assert len(ref) == 6 and len(retired) >= 2, ref  # the spec exercises compaction
-    return ref
+    return request.param, ref
+
+
+def test_a_stacked_ensemble_equals_the_same_ensemble_trained_alone(tmp_path, reference):
+    from grokscope.config import RunConfig
+    from grokscope.sweep import pack
+    from grokscope.train import train
+
+    mode, ref = reference
+    plans = pack(load_spec(_spec(tmp_path, mode)))
+    assert len(plans) == N_ENSEMBLES[mode] and all(bool(p.stack) == (mode == "refill") for p in plans)
+    for plan in plans:
+        alone = train(RunConfig.from_dict(plan.config), None)
+        for j, key in enumerate(plan.members):
+            fields, steps, metrics = ref[key]
+            assert alone.steps.tolist() == steps and alone.members[j].get("retired_step") == fields[-1], key
+            for name, values in metrics.items():
+                np.testing.assert_array_equal(alone.metrics[name][:, j], values, err_msg=f"{key} {name}")
 
 
 def _compacted(c) -> bool:
@@ -84,7 +110,8 @@ def _compacted(c) -> bool:
 
 
 def test_kill_9_after_a_retirement_then_resume_gives_the_uninterrupted_sweep(tmp_path, reference):
-    spec_path, db = _spec(tmp_path), tmp_path / "kill.db"
+    mode, reference = reference
+    spec_path, db = _spec(tmp_path, mode), tmp_path / "kill.db"
     code = ("import sys; from grokscope.sweep._cli import sweep_cmd; "
             "sweep_cmd(sys.argv[1], sys.argv[2], progress=False)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(spec_path), str(db)],
@@ -97,13 +124,14 @@ def test_kill_9_after_a_retirement_then_resume_gives_the_uninterrupted_sweep(tmp
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     assert hit, f"no compacted ensemble was seen running (exit {proc.returncode}): {proc.stderr.read().decode()[-2000:]}"
-    with sqlite3.connect(db) as c:  # the kill left a run mid-training: the resume has work to do
-        assert c.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()[0] == 1
+    with sqlite3.connect(db) as c:  # the kill left a run (or stacked runs) mid-training: the resume has work to do
+        assert c.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()[0] >= 1
     store = Store(db)
     rep = run_sweep(load_spec(spec_path), store, progress=False, tune_memory=False)
     assert rep.complete
-    check_consistent(store, NAME, 2)
-    assert len([r for r in store.list_runs() if r.name.startswith(f"sweep:{NAME}/")]) == 2  # resumed, not retrained
+    check_consistent(store, NAME, N_ENSEMBLES[mode])
+    # resumed, not retrained: one run per ensemble
+    assert len([r for r in store.list_runs() if r.name.startswith(f"sweep:{NAME}/")]) == N_ENSEMBLES[mode]
     got = _members(store)
     assert got.keys() == reference.keys()
     for key, (fields, steps, metrics) in reference.items():

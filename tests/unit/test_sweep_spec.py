@@ -75,6 +75,9 @@ def test_explicit_seed_list():
     ({"seeds": 0}, r"sweep seeds=0: must be an integer"),
     ({"steps": -5}, r"sweep steps=-5"),
     ({"set": {LR: 1e-3}, "grid": {LR: [1e-2]}}, r"both fixed in \[set\] and swept"),
+    ({"grid": {LR: [1e-3]}, "refill": -1}, r"sweep refill=-1: must be an integer >= 0"),
+    ({"grid": {LR: [1e-3]}, "refill": 9, "max_ensemble": 8}, r"refill=9: must be <= max_ensemble=8"),
+    ({"grid": {LR: [1e-3]}, "refill": "yes"}, r"sweep refill='yes'"),
 ])
 def test_bad_specs_raise_one_line_config_errors(raw, match):
     with pytest.raises(ConfigError, match=match) as e:
@@ -177,3 +180,24 @@ def test_every_bundled_spec_loads_and_packs():
         s = load_spec(name)
         plans = pack(s)  # validates every ensemble's config against RunConfig
         assert sum(p.n_members for p in plans) == s.n_members, name
+
+
+def test_refill_cuts_small_ensembles_padded_to_the_shapes_widest_split():
+    """refill = 3: ensembles of <= 3 members (12 members of one shape -> 4 of 3), each knowing the
+    stack's rows (max_ensemble) and padded to the largest training split of the shape, as the split
+    itself (``split_for_run``) sizes each ensemble's members; without refill nothing changes."""
+    from grokscope.config import RunConfig
+    from grokscope.tasks import split_for_run
+
+    s = spec(seeds=3, max_ensemble=8, refill=3, set={"task.p": 7},
+             grid={"task.train_frac": [0.3, 0.8], LR: [1e-3, 1e-2]})
+    plans = pack(s)
+    assert [p.n_members for p in plans] == [3, 3, 3, 3] and {p.stack for p in plans} == {8}
+    widths = set()
+    for p in plans:
+        rc = RunConfig.from_dict(p.config)
+        widths.add(int(split_for_run(rc.build_task(), rc.task, rc.seeds()).train_idx.shape[1]))
+    assert {p.config["train"]["pad_to"] for p in plans} == {max(widths)} and len(widths) == 2
+    off = pack(spec(seeds=3, max_ensemble=8, set={"task.p": 7}, grid={"task.train_frac": [0.3, 0.8], LR: [1e-3, 1e-2]}))
+    assert {p.stack for p in off} == {0} and {p.config["train"]["pad_to"] for p in off} == {0}
+    assert "refill" not in off[0].config and "refill" not in spec(grid={LR: [1e-3]}).canonical()

@@ -15,6 +15,8 @@ Killed at any instant (kill -9) and re-run with the same spec, the sweep:
   (``train(cfg, store, resume=run_id)``: from its last flush, or from step 0 if it was killed
   before its first flush, reproducing the uninterrupted numbers at the same thread count), so a
   kill costs at most ``log.flush_seconds`` of work and never duplicates a run;
+- with ``refill`` (in-process), trains each shape's ensembles stacked (``train_stacked``): queued
+  ensembles join as members retire, and cut runs resume inside the stack, each from its own flush;
 - with the Ray backend, or for a run that *failed* (an exception, not a kill), retrains from
   scratch instead: the old run is marked ``failed`` and listed as ``abandoned``; it stays in
   the store as a record and is never mapped.
@@ -294,7 +296,9 @@ def run_sweep(spec: SweepSpec, store=None, *, backend: str = "inprocess", addres
         bar.advance(plan)
 
     with bar:
-        if backend == "inprocess":
+        if backend == "inprocess" and any(p.stack for p in todo):
+            _train_refilling(todo, store, sweep_id, spec.name, resumable, on_done)
+        elif backend == "inprocess":
             for plan in todo:
                 with store.transaction() as conn:
                     conn.execute("UPDATE sweep_ensembles SET status='running' WHERE sweep_id=? AND ensemble=?",
@@ -309,3 +313,32 @@ def run_sweep(spec: SweepSpec, store=None, *, backend: str = "inprocess", addres
             run_on_ray(todo, store, spec.name, address, on_done, on_retry=lambda plan: report.retried.append(plan.index))
     report.seconds = time.perf_counter() - t_start
     return report
+
+
+def _train_refilling(todo: list[EnsemblePlan], store, sweep_id: int, name: str, resumable: dict[int, int],
+                     on_done) -> None:
+    """A ``refill`` sweep: each shape's ensembles trained as one stack (``grokscope.train.train_stacked``),
+    a queued ensemble joining as soon as retired members free its rows. Each ensemble is still its own
+    run, mapped the moment it finishes; a cut one resumes (from its stored config) inside the stack."""
+    from grokscope.config import RunConfig
+    from grokscope.train import StackJob, train_stacked
+
+    def started(job) -> None:
+        with store.transaction() as conn:
+            conn.execute("UPDATE sweep_ensembles SET status='running' WHERE sweep_id=? AND ensemble=?",
+                         (sweep_id, job.tag.index))
+
+    def done(job, result) -> None:
+        on_done(job.tag, int(result.run_id), float(result.summary["wall_seconds"]))
+
+    shapes: dict[str, list[EnsemblePlan]] = {}
+    for plan in todo:
+        shapes.setdefault(json.dumps(plan.shared, sort_keys=True), []).append(plan)
+    for plans in shapes.values():
+        jobs = []
+        for plan in plans:
+            rid = resumable.get(plan.index)
+            cfg = RunConfig.from_dict(store.get_run(rid).config if rid is not None
+                                      else {**plan.config, "name": run_name(name, plan.index)})
+            jobs.append(StackJob(cfg, resume=rid, on_done=done, on_start=started, tag=plan))
+        train_stacked(jobs, store, capacity=plans[0].stack)

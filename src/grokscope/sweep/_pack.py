@@ -16,7 +16,11 @@ keys (``task.train_frac``, ``task.train_count``, ``optim.lr``, ``optim.weight_de
    trained 0.8x as fast per member as one at a time, 6 of them 2.4x faster (cache, not FLOPs).
    With ``max_ensemble = "measure"`` the cap of each shape is the size measured fastest
    (``grokscope.sweep._measure``; ``caps``, keyed by :func:`shape_key`), within the same budget;
-3. each ensemble's config is the base config with the group's shared values and, for the
+3. with ``refill = K`` the group is cut into ensembles of at most K members instead, trained
+   stacked up to the cap (``grokscope.train.train_stacked``: a queued ensemble starts as soon as
+   retired members free its rows), each padded to the group's largest training split
+   (``train.pad_to``), so a member's numbers do not depend on which ensembles share its stack;
+4. each ensemble's config is the base config with the group's shared values and, for the
    per-member keys, one value per member; ``member_seeds[j]`` is
    ``member_seed(spec.seed, seed_index)`` of member j, and its ``name`` (the run's name in
    the store) is ``sweep:<sweep name>/<ensemble index>``.
@@ -57,6 +61,7 @@ class EnsemblePlan:
     config: dict[str, Any]                 # validated config dict, per-member keys as lists
     members: tuple[tuple[int, int], ...]   # [(point index, seed index)] in ensemble member order
     shared: dict[str, Any]                 # swept values shared by every member (the "shape")
+    stack: int = 0                         # refill: rows of its shape's stack (0: trained on its own)
 
     @property
     def n_members(self) -> int:
@@ -171,15 +176,38 @@ def pack(spec: SweepSpec, *, validate: bool = True, caps: dict[str, int] | None 
         cap = caps[gkey] if caps is not None and gkey in caps else _cap_limit(spec)
         if validate:  # the cap needs the task's size, i.e. a buildable config of the whole group
             cap = _activation_cap(config_for(gkey, members, list(range(len(members)))), cap)
-        for size in chunk_sizes(len(members), cap):
+        unit, pad_to = cap, 0
+        if spec.refill:  # small ensembles, stacked up to `cap` rows, all padded to one training width
+            unit = min(cap, spec.refill)
+            if validate:
+                pad_to = _train_width(config_for(gkey, members, [member_seed(spec.seed, s) for _, s in members]))
+        for size in chunk_sizes(len(members), unit):
             chunk = tuple(members[start:start + size])
             start += size
             cfg = config_for(gkey, chunk, [member_seed(spec.seed, s) for _, s in chunk])
             cfg["name"] = run_name(spec.name, len(plans))
+            if pad_to:
+                C.set_key(cfg, "train.pad_to", pad_to, "sweep refill")
             if validate:
                 cfg = C.validate(cfg, f"sweep ensemble {len(plans)} ({_label(shared_of[gkey])})")
-            plans.append(EnsemblePlan(index=len(plans), config=cfg, members=chunk, shared=shared_of[gkey]))
+            plans.append(EnsemblePlan(index=len(plans), config=cfg, members=chunk, shared=shared_of[gkey],
+                                      stack=cap if spec.refill else 0))
     return plans
+
+
+def _train_width(cfg: dict[str, Any]) -> int:
+    """The largest training split of a whole shape group (its full-batch width), 0 for minibatches
+    and online tasks (their batches have one width already)."""
+    from grokscope.config import RunConfig
+    from grokscope.tasks import split_for_run
+
+    rc = RunConfig.from_dict(copy.deepcopy(cfg))
+    if rc.train.batch_size != 0:
+        return 0
+    task = rc.build_task()
+    if getattr(task, "online", False):
+        return 0
+    return int(split_for_run(task, rc.task, rc.seeds()).train_idx.shape[1])
 
 
 def _label(shared: dict[str, Any]) -> str:

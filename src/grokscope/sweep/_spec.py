@@ -10,6 +10,9 @@ A spec is a small TOML file (see ``docs/sweeps.md``)::
     max_ensemble = 512                # at most this many members trained as one ensemble, or "measure":
                                       # time a few steps at 1, 2, 4, ... members and stack the fastest
                                       # (sweep/_measure.py; the choice is stored with the sweep)
+    refill = 16                       # optional: ensembles of at most 16 members, stacked up to
+                                      # max_ensemble rows; a queued one joins as soon as members
+                                      # retire and free its rows (continuous batching; 0 = off)
 
     [set]                             # fixed overrides applied to every point
     "optim.kind" = "adamw"
@@ -52,7 +55,8 @@ from grokscope.validate import check_int
 
 __all__ = ["SweepSpec", "Point", "load_spec", "parse_spec"]
 
-_TOP_KEYS = {"name", "base", "seeds", "seed", "steps", "max_ensemble", "set", "grid", "logspace", "random", "description"}
+_TOP_KEYS = {"name", "base", "seeds", "seed", "steps", "max_ensemble", "refill", "set", "grid", "logspace", "random",
+             "description"}
 # 512 members: large enough that a PAIR-sized point block (9 seeds x dozens of values)
 # fills one ensemble, small enough that a transformer ensemble's activations fit in RAM.
 DEFAULT_MAX_ENSEMBLE = 512
@@ -87,6 +91,7 @@ class SweepSpec:
     seed: int
     steps: int | None
     max_ensemble: int | str                # a count, or MEASURE
+    refill: int                            # 0, or the size of the ensembles stacked up to max_ensemble rows
     fixed: dict[str, Any]                  # the [set] table
     points: tuple[Point, ...]
 
@@ -105,6 +110,7 @@ class SweepSpec:
             "base_config": self.base_config, "axes": self.axes, "random": self.random,
             "seeds": list(self.seed_indices), "seed": self.seed, "steps": self.steps,
             "max_ensemble": self.max_ensemble, "set": self.fixed,
+            **({"refill": self.refill} if self.refill else {}),  # absent when off: older sweeps stay equal
         }, sort_keys=True))
 
     def describe(self) -> str:
@@ -213,6 +219,9 @@ def parse_spec(raw: dict[str, Any], *, spec_dir: Path | None = None) -> SweepSpe
         if isinstance(max_ensemble, str):
             raise ConfigError(f"sweep max_ensemble={max_ensemble!r}: must be an integer >= 1 or {MEASURE!r}")
         max_ensemble = check_int(max_ensemble, "sweep max_ensemble", 1)
+    refill = check_int(raw.get("refill", 0), "sweep refill", 0)
+    if refill and isinstance(max_ensemble, int) and refill > max_ensemble:
+        raise ConfigError(f"sweep refill={refill}: must be <= max_ensemble={max_ensemble} (the rows of the stack)")
 
     base = raw.get("base")
     base_cfg = C.load_base(base, spec_dir)
@@ -273,7 +282,7 @@ def parse_spec(raw: dict[str, Any], *, spec_dir: Path | None = None) -> SweepSpe
             points.append(Point(len(points), {**dict(zip(axes, combo)), **rp}))
     return SweepSpec(
         name=name, base=base, base_config=base_cfg, axes=axes, random=random_table,
-        seed_indices=seed_indices, seed=seed, steps=steps, max_ensemble=max_ensemble,
+        seed_indices=seed_indices, seed=seed, steps=steps, max_ensemble=max_ensemble, refill=refill,
         fixed=fixed, points=tuple(points),
     )
 

@@ -20,6 +20,7 @@ from grokscope.train._optim import Optimizer, adam, adamw, sgd
 from grokscope.train._projection import Projection, fixed_norm
 from grokscope.train._retire import RetireHook
 from grokscope.train._schedule import eval_steps
+from grokscope.train._stack import StackJob, train_stacked
 from grokscope.train._state import RunState
 from grokscope.train._transforms import (
     Transform,
@@ -34,7 +35,7 @@ from grokscope.train._transforms import (
 )
 
 __all__ = [
-    "train", "TrainResult", "TrainData", "METRICS", "checkpoint_steps", "make_optimizer", "eval_steps",
+    "train", "train_stacked", "StackJob", "TrainResult", "TrainData", "METRICS", "checkpoint_steps", "make_optimizer", "eval_steps",
     "RunState", "EvalHook", "EvalContext", "HookBase", "GrokkingHook", "RetireHook", "DecidedRule", "STOP_AFTER_GROK",
     "per_example_loss", "LOSSES",
     "Optimizer", "FusedAdamW", "adamw", "adam", "sgd",

@@ -3,7 +3,7 @@
 Members may have training sets of different sizes (a sweep over data size runs as one ensemble),
 so the training split is a padded ``[model, n_train_max]`` index matrix with a per-example weight
 ``1 / n_train[m]`` (0 on padding): the weighted sum of per-example losses is then each member's
-mean loss. Evaluation runs every member on every input of the task once and reads the metrics of
+mean loss. ``pad_to`` (``train.pad_to``) widens that matrix to a fixed width. Evaluation runs every member on every input of the task once and reads the metrics of
 every split (train, test, unseen when the run keeps it, all inputs) and of every group of rows the
 task names off membership weights, which is exact because tasks enumerate their inputs.
 
@@ -41,7 +41,7 @@ _EVAL_ELEMENTS = 1 << 26
 
 
 class TrainData:
-    def __init__(self, task, sp, device, dtype: torch.dtype = torch.float32):
+    def __init__(self, task, sp, device, dtype: torch.dtype = torch.float32, pad_to: int = 0):
         self.task = task
         self.dtype = dtype
         self.input_kind = input_kind(task)
@@ -55,6 +55,10 @@ class TrainData:
         self.n_train = sp.n_train.to(device)  # [model]
         self.train_idx = sp.train_idx.to(device)  # [model, n_train_max], padding -> index 0
         mask = sp.train_mask.to(device)
+        if pad_to > self.train_idx.shape[1]:  # train.pad_to: a fixed width, whatever the ensemble
+            extra = pad_to - self.train_idx.shape[1]
+            self.train_idx = torch.nn.functional.pad(self.train_idx, (0, extra))
+            mask = torch.nn.functional.pad(mask, (0, extra))
         self.train_inputs = self.inputs[self.train_idx]  # [model, n_train_max, n_ctx | d_in]
         self.train_labels = self.labels[self.train_idx]  # [model, n_train_max]
         self.train_weights = mask.to(dtype) / self.n_train.clamp(min=1).unsqueeze(1).to(dtype)  # [model, n_train_max]

@@ -106,89 +106,109 @@ def _flushes_denormals() -> bool:
 
 
 def _train(cfg: RunConfig, store, resume: int | None, progress, extra_hooks: list) -> TrainResult:
-    cfg = _task_seed_from_run(cfg)  # before anything is built or stored
-    task, seeds = cfg.build_task(), cfg.seeds()
-    sp = split_for_run(task, cfg.task, seeds)  # member m's data: stream 0 of its seed
-    model = build_model(cfg, task, member_seeds=[member_seed(s, INIT_STREAM) for s in seeds])
-    data = _device_data(task, sp, model)
-    opt = make_optimizer(_relative_projection(cfg, model), model.dtype, model.device)
-    # Minibatch sampling: one stream per member, so member i draws the same batches whatever the
-    # ensemble around it (a sweep member equals its one-member run).
-    gens = [generator(member_seed(s, BATCH_STREAM)) for s in seeds]
-    drops = [generator(member_seed(s, DROPOUT_STREAM)) for s in seeds] if getattr(model, "has_dropout", False) else None
-    retire = retire_hook(cfg.train)  # None unless train.retire_window / retire_frac turn the rule on
-    measured = ([CollapseHook()] if cfg.train.collapse_metrics else []) + ([SignalsHook()] if cfg.train.signals else [])
-    ckpts, transitions = _checkpoint_plan(cfg, model)
-    hooks = [GrokkingHook(cfg.train.stop_after_grok), *([retire] if retire else []), *measured, *transitions, *extra_hooks]
-
-    writer = RunWriter(store, cfg.log.flush_seconds)
-    state = RunState.new(model, opt, gens, hooks, drops)
-    if resume is None:
-        writer.create(cfg, seeds, sp)
-    else:
-        saved = writer.reopen(resume)
-        if saved is not None:  # else killed before its first flush: start over (nothing was stored)
-            state = RunState.from_resume(saved, model, opt, gens, hooks, drops)
-            if state.any_retired:  # it comes back compacted: drop the retired members' data rows too
-                data.select_members(torch.as_tensor(state.rows, device=model.device))
-    writer.running()
-
-    total = cfg.train.steps
-    evals = set(eval_steps(total, dense_until=cfg.log.dense_until, n_log=cfg.log.n_log).tolist())
-    t0, s0 = time.perf_counter(), state.step
-    last_retired = np.full(cfg.n_members, -1, dtype=np.int64)  # members decided when the last ones were
+    run = ActiveRun(cfg, store, resume, progress, extra_hooks)
     stop = _StopOnSignal()
     try:
-        for step in range(state.step, total + 1):
-            state.step = step
-            if writer.due():
-                writer.flush(state)  # state *before* evaluating/updating `step`: resume re-does this step
-            stop_reasons, asked = [], False
-            if step in evals:
-                values, ctx = _evaluate(state, data, cfg)
-                writer.metrics(step, values)
-                stop_reasons, asked = ctx.stop_reasons + _retire_requested(state, data, ctx, last_retired), ctx.checkpoint_requested
-                if progress is not None:
-                    progress(_progress_info(state, values, total, (step - s0) / max(time.perf_counter() - t0, 1e-9)))
-            if step in ckpts or asked:
-                writer.checkpoint(step, state.weights())
-            if step == total or stop_reasons:
-                break
-            _update(state, data, cfg)
+        while run.before_update():
+            _update(run.state, run.data, run.cfg)
+            run.state.step += 1
             if stop.requested:
-                state.step = step + 1
-                writer.flush(state)  # a clean point between updates: resume continues from here
+                run.writer.flush(run.state)  # a clean point between updates: resume continues from here
                 raise KeyboardInterrupt
     except KeyboardInterrupt:
         raise  # status stays "running" and reads "interrupted" once this process has gone
     except BaseException:
-        writer.failed()
+        run.writer.failed()
         raise
     finally:
         stop.restore()
-    if writer.last_checkpoint_step() != state.step:  # the final weights are always kept
-        writer.checkpoint(state.step, state.weights())
-    writer.flush(state)
+    return run.finish()
 
-    retired_step = np.where(last_retired >= 0, last_retired, state.retired_step)
-    members = _member_rows(state, _context(state, data, cfg), seeds, sp)
-    elapsed = time.perf_counter() - t0
-    summary = {
-        "final_step": state.step, "wall_seconds": elapsed, "steps_per_s": (state.step - s0) / max(elapsed, 1e-9),
-        "n_grokked": sum(r.get("phase") == "grokking" for r in members),
-        "n_diverged": sum(r["diverged"] for r in members),
-        "phases": {p: sum(r.get("phase") == p for r in members) for p in {r.get("phase") for r in members}},
-    }
-    if retire is not None or (retired_step >= 0).any():
-        for r, s in zip(members, retired_step.tolist()):
-            r["retired_step"] = int(s) if s >= 0 else None
-        # Steps each member held a row of the ensemble (the compute it cost), against the full budget.
-        summary.update(n_retired=int((retired_step >= 0).sum()),
-                       member_steps=int(np.where(retired_step >= 0, retired_step, state.step).sum()),
-                       member_steps_budget=cfg.n_members * total)
-    writer.finish(members, summary)
-    steps, metrics = writer.result_metrics(cfg.n_members, (*data.metric_names(), "weight_norm"))
-    return TrainResult(writer.run_id, steps, metrics, members, summary)
+
+class ActiveRun:
+    """One run being trained: built (or reopened to resume), then stepped by ``train`` alone or by
+    ``train_stacked`` beside other runs (``grokscope.train._stack``). Per step, ``before_update()``
+    flushes, evaluates and checkpoints; the caller then applies one update to ``state`` and advances
+    ``state.step``. ``finish()`` writes the final checkpoint and the members' rows."""
+
+    def __init__(self, cfg: RunConfig, store, resume: int | None, progress, extra_hooks: Sequence[EvalHook] = ()):
+        cfg = _task_seed_from_run(cfg)  # before anything is built or stored
+        task, seeds = cfg.build_task(), cfg.seeds()
+        sp = split_for_run(task, cfg.task, seeds)  # member m's data: stream 0 of its seed
+        model = build_model(cfg, task, member_seeds=[member_seed(s, INIT_STREAM) for s in seeds])
+        data = _device_data(task, sp, model, cfg.train.pad_to)
+        opt = make_optimizer(_relative_projection(cfg, model), model.dtype, model.device)
+        # Minibatch sampling: one stream per member, so member i draws the same batches whatever the
+        # ensemble around it (a sweep member equals its one-member run).
+        gens = [generator(member_seed(s, BATCH_STREAM)) for s in seeds]
+        drops = [generator(member_seed(s, DROPOUT_STREAM)) for s in seeds] if getattr(model, "has_dropout", False) else None
+        self.retire = retire_hook(cfg.train)  # None unless train.retire_window / retire_frac turn the rule on
+        measured = ([CollapseHook()] if cfg.train.collapse_metrics else []) + ([SignalsHook()] if cfg.train.signals else [])
+        self.ckpts, transitions = _checkpoint_plan(cfg, model)
+        hooks = [GrokkingHook(cfg.train.stop_after_grok), *([self.retire] if self.retire else []), *measured,
+                 *transitions, *extra_hooks]
+
+        writer = RunWriter(store, cfg.log.flush_seconds)
+        state = RunState.new(model, opt, gens, hooks, drops)
+        if resume is None:
+            writer.create(cfg, seeds, sp)
+        else:
+            saved = writer.reopen(resume)
+            if saved is not None:  # else killed before its first flush: start over (nothing was stored)
+                state = RunState.from_resume(saved, model, opt, gens, hooks, drops)
+                if state.any_retired:  # it comes back compacted: drop the retired members' data rows too
+                    data.select_members(torch.as_tensor(state.rows, device=model.device))
+        writer.running()
+        self.cfg, self.seeds, self.sp, self.data, self.writer, self.state = cfg, seeds, sp, data, writer, state
+        self.progress, self.total = progress, cfg.train.steps
+        self.evals = set(eval_steps(self.total, dense_until=cfg.log.dense_until, n_log=cfg.log.n_log).tolist())
+        self.t0, self.s0 = time.perf_counter(), state.step
+        self.last_retired = np.full(cfg.n_members, -1, dtype=np.int64)  # members decided when the last ones were
+
+    def before_update(self) -> bool:
+        """Flush if due, evaluate and checkpoint at ``state.step``; False when the run ends here."""
+        state, writer, step = self.state, self.writer, self.state.step
+        if writer.due():
+            writer.flush(state)  # state *before* evaluating/updating `step`: resume re-does this step
+        stop_reasons, asked = [], False
+        if step in self.evals:
+            values, ctx = _evaluate(state, self.data, self.cfg)
+            writer.metrics(step, values)
+            stop_reasons = ctx.stop_reasons + _retire_requested(state, self.data, ctx, self.last_retired)
+            asked = ctx.checkpoint_requested
+            if self.progress is not None:
+                rate = (step - self.s0) / max(time.perf_counter() - self.t0, 1e-9)
+                self.progress(_progress_info(state, values, self.total, rate))
+        if step in self.ckpts or asked:
+            writer.checkpoint(step, state.weights())
+        return not (step >= self.total or stop_reasons)
+
+    def finish(self) -> TrainResult:
+        """The final checkpoint and flush, the members' rows and the run's summary."""
+        state, writer, cfg, data = self.state, self.writer, self.cfg, self.data
+        if writer.last_checkpoint_step() != state.step:  # the final weights are always kept
+            writer.checkpoint(state.step, state.weights())
+        writer.flush(state)
+
+        retired_step = np.where(self.last_retired >= 0, self.last_retired, state.retired_step)
+        members = _member_rows(state, _context(state, data, cfg), self.seeds, self.sp)
+        elapsed = time.perf_counter() - self.t0
+        summary = {
+            "final_step": state.step, "wall_seconds": elapsed, "steps_per_s": (state.step - self.s0) / max(elapsed, 1e-9),
+            "n_grokked": sum(r.get("phase") == "grokking" for r in members),
+            "n_diverged": sum(r["diverged"] for r in members),
+            "phases": {p: sum(r.get("phase") == p for r in members) for p in {r.get("phase") for r in members}},
+        }
+        if self.retire is not None or (retired_step >= 0).any():
+            for r, s in zip(members, retired_step.tolist()):
+                r["retired_step"] = int(s) if s >= 0 else None
+            # Steps each member held a row of the ensemble (the compute it cost), against the full budget.
+            summary.update(n_retired=int((retired_step >= 0).sum()),
+                           member_steps=int(np.where(retired_step >= 0, retired_step, state.step).sum()),
+                           member_steps_budget=cfg.n_members * self.total)
+        writer.finish(members, summary)
+        steps, metrics = writer.result_metrics(cfg.n_members, (*data.metric_names(), "weight_norm"))
+        return TrainResult(writer.run_id, steps, metrics, members, summary)
 
 
 def _checkpoint_plan(cfg: RunConfig, model) -> tuple[set[int], list[TransitionCheckpoints]]:
@@ -226,12 +246,12 @@ def _relative_projection(cfg: RunConfig, model) -> RunConfig:
     return dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, project_norm=targets, project_norm_frac=0.0))
 
 
-def _device_data(task, sp, model) -> TrainData:
+def _device_data(task, sp, model, pad_to: int = 0) -> TrainData:
     """The task's rows on the model's device; token ids are range-checked here, once."""
     if input_kind(task) == "tokens":
         check_token_values(task.inputs, model.cfg.d_vocab)  # every batch is drawn from these rows
         model.check_token_range = False
-    return TrainData(task, sp, model.device, model.dtype)
+    return TrainData(task, sp, model.device, model.dtype, pad_to)
 
 
 def _update(state: RunState, data: TrainData, cfg: RunConfig) -> None:
@@ -242,20 +262,31 @@ def _update(state: RunState, data: TrainData, cfg: RunConfig) -> None:
     else:
         with state.model.train_dropout(state.dropout_gens):  # dropout in this forward pass only
             logits = state.model(inputs)
-    per_example = per_example_loss(logits, labels, cfg.train.loss)  # [model, batch]
-    member_loss = (per_example * weights).sum(1)  # [model]: each member's mean loss
-    if cfg.train.loss_scale != 1.0:
-        member_loss = member_loss * cfg.train.loss_scale  # the objective (PAIR's class-averaged CE); metrics stay unscaled
-    finite = torch.isfinite(member_loss)
-    if not bool(finite.all()):
-        newly = state.active & ~finite  # [rows]
-        state.diverged_step[state.rows[newly.cpu().numpy()]] = state.step
-        state.active = state.active & finite
+    member_loss = member_objective(logits, labels, weights, cfg.train)  # [model]
+    freeze_nonfinite(state, member_loss)
     params = state.params
     for p in params.values():
         p.grad = None
     torch.where(state.active, member_loss, torch.zeros_like(member_loss)).sum().backward()
     state.opt_state = state.opt.step(params, None, state.opt_state, active=state.active)
+
+
+def member_objective(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, train_cfg) -> torch.Tensor:
+    """``[model]``: each member's training objective, ``train.loss_scale`` x its mean loss over the batch."""
+    per_example = per_example_loss(logits, labels, train_cfg.loss)  # [model, batch]
+    member_loss = (per_example * weights).sum(1)  # [model]: each member's mean loss
+    if train_cfg.loss_scale != 1.0:
+        member_loss = member_loss * train_cfg.loss_scale  # the objective (PAIR's class-averaged CE); metrics stay unscaled
+    return member_loss
+
+
+def freeze_nonfinite(state: RunState, member_loss: torch.Tensor) -> None:
+    """Freeze (``state.active`` False) the live members whose loss ``[rows]`` is not finite, at this step."""
+    finite = torch.isfinite(member_loss)
+    if not bool(finite.all()):
+        newly = state.active & ~finite  # [rows]
+        state.diverged_step[state.rows[newly.cpu().numpy()]] = state.step
+        state.active = state.active & finite
 
 
 def _context(state: RunState, data: TrainData, cfg: RunConfig) -> EvalContext:
