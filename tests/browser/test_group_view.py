@@ -1,5 +1,7 @@
 """A group task's run view: the irreps panel shows, at every checkpoint the reader picks, the shares of the
-stored embedding's energy per irrep (``grokscope.groups.irrep_shares`` on the stored weights)."""
+stored embedding's energy per irrep (``grokscope.groups.irrep_shares`` on the stored weights), and the
+heuristic-model box names the irreps in use there by the measured landscape's rule (``irreps_in_use``
+on those shares)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ def test_the_irreps_panel_follows_the_checkpoint(page, tmp_path):
     from grokscope.analysis import load_run
     from grokscope.explorer import open_target
     from grokscope.groups import dihedral, irrep_shares
+    from grokscope.landscape_measured._irreps import irreps_in_use
     from grokscope.store import Store
 
     store = Store(tmp_path / "g.db")
@@ -35,7 +38,11 @@ def test_the_irreps_panel_follows_the_checkpoint(page, tmp_path):
             assert page.evaluate("document.getElementById('view-irreps').dataset.step") == str(step)
             bars = np.array(page.evaluate("document.getElementById('view-irreps').data[0].y"), dtype=float)
             emb = run.model.anatomy(run.load(step)).embedding[1, :10].double().numpy()
-            np.testing.assert_allclose(bars, irrep_shares(dihedral(5), emb).shares[0].numpy(), rtol=1e-5, atol=1e-7)
+            shares = irrep_shares(dihedral(5), emb)
+            np.testing.assert_allclose(bars, shares.shares[0].numpy(), rtol=1e-5, atol=1e-7)
+            used = irreps_in_use(shares.shares[0].numpy(), list(shares.labels))
+            text = page.evaluate("document.getElementById('heuristic-label').textContent")
+            assert text == f"irreps in use: {', '.join(used) or 'none'} (D_5)", (text, used)
         assert page.errors == []
     finally:
         server.shutdown()

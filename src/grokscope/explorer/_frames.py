@@ -46,6 +46,7 @@ from grokscope.analysis import (
 )
 from grokscope.analysis._checkpoints import eval_inputs, fourier_ready, stack_states
 from grokscope.groups import irrep_shares
+from grokscope.landscape_measured._irreps import IRREP_ENERGY, irreps_in_use
 from grokscope.tasks import composed_group
 
 __all__ = ["EXAMPLE_INPUT", "member_frames", "member_run"]
@@ -93,8 +94,13 @@ def member_frames(run: RunData, steps: list[int], member: int) -> tuple[dict, di
         emb = anatomy.embedding if anatomy.embedding is not None else anatomy.neuron_in  # [n_steps, vocab, d]
         shares = irrep_shares(group, emb[:, : group.order].detach().double())
         arrays["irreps"] = shares.shares.numpy()
-        meta["irreps"] = {"group": group.name, "labels": list(shares.labels), "dims": list(shares.dims),
-                          "kinds": list(shares.kinds)}
+        labels = list(shares.labels)
+        meta["irreps"] = {"group": group.name, "labels": labels, "dims": list(shares.dims),
+                          "kinds": list(shares.kinds),
+                          # per step, the embedding's irreps in use by the measured landscape's rule
+                          "in_use": [irreps_in_use(row, labels) for row in arrays["irreps"].reshape(len(steps), -1)],
+                          "in_use_rule": f"the fewest non-trivial irreps carrying >= {IRREP_ENERGY:.0%} of the "
+                                         "embedding's non-trivial energy"}
     for i, v in enumerate(anatomy.views):
         w = v.weight.detach().double()  # [n_steps, rows, cols]
         reordered = order is not None and _hidden_cols(v, anatomy.d_hidden)

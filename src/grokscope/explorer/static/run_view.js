@@ -215,12 +215,20 @@
     }
 
     function drawLabel() {
-      const A = S.analysis;
+      const A = S.analysis, ir = S.frames && S.frames.meta.irreps;
+      if (ir && !(A && A.meta.labels)) {  // a group run: the embedding's irreps in use here (the rule in the title)
+        const used = ir.in_use[S.index] || [];
+        label.textContent = `irreps in use: ${used.length ? used.join(", ") : "none"} (${ir.group})`;
+        label.title = ir.in_use_rule;
+        label.dataset.step = S.steps[S.index];
+      }
       if (!A) return;
       const labels = A.meta.labels;
       const i = A.meta.steps.indexOf(S.steps[S.index]);
-      label.textContent = labels && i >= 0 ? labels[i][0] : (labels ? "–" : "n/a (no Fourier structure)");
-      label.dataset.step = S.steps[S.index];
+      if (!(ir && !labels)) {
+        label.textContent = labels && i >= 0 ? labels[i][0] : (labels ? "–" : "n/a (no Fourier structure)");
+        label.dataset.step = S.steps[S.index];
+      }
       for (const li of walkBox.querySelectorAll("li")) {
         const on = Number(li.dataset.from) <= S.steps[S.index] && S.steps[S.index] < Number(li.dataset.to);
         li.classList.toggle("current", on);
