@@ -10,7 +10,7 @@
 from grokscope.tasks._base import INPUT_KINDS, Task, TaskBase, input_kind, task_groups
 from grokscope.tasks._digits import DIGITS_SCALES, Digits
 from grokscope.tasks._factory import TASK_KINDS, make_task, register_task, unregister_task
-from grokscope.tasks._groups import DihedralGroup, PermutationGroup, composed_group
+from grokscope.tasks._groups import DihedralGroup, GroupComposition, PermutationGroup, composed_group
 from grokscope.tasks._modular import MODULAR_OPS, ModularArithmetic
 from grokscope.tasks._multitask_parity import MultitaskParity, zipf_probs
 from grokscope.tasks._parity import SparseParity
@@ -30,6 +30,7 @@ __all__ = [
     "MODULAR_OPS",
     "PermutationGroup",
     "DihedralGroup",
+    "GroupComposition",
     "composed_group",
     "SparseParity",
     "MultitaskParity",

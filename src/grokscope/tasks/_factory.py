@@ -8,7 +8,7 @@ import functools
 from grokscope.errors import ConfigError
 from grokscope.tasks._base import Task
 from grokscope.tasks._digits import Digits
-from grokscope.tasks._groups import DihedralGroup, PermutationGroup
+from grokscope.tasks._groups import DihedralGroup, GroupComposition, PermutationGroup
 from grokscope.tasks._modular import MODULAR_OPS, ModularArithmetic
 from grokscope.tasks._multitask_parity import MultitaskParity
 from grokscope.tasks._parity import SparseParity
@@ -19,6 +19,7 @@ _CLASSES: dict[str, type] = {
     "modular": ModularArithmetic,
     "permutation": PermutationGroup,
     "dihedral": DihedralGroup,
+    "group": GroupComposition,  # any group parse_group builds: cyclic:M, product:2,3,4, dihedral:n, symmetric:n
     "parity": SparseParity,
     "digits": Digits,  # real-valued 8x8 images from scikit-learn (Omnigrok's MNIST, offline)
     "multitask_parity": MultitaskParity,  # Zipf-weighted parity subtasks (Michaud et al. 2023, quanta)

@@ -31,7 +31,7 @@ import torch
 
 from grokscope.tasks._base import TaskBase, check_bool, check_int, set_frozen, with_eq_token
 
-__all__ = ["PermutationGroup", "DihedralGroup", "composed_group"]
+__all__ = ["PermutationGroup", "DihedralGroup", "GroupComposition", "composed_group"]
 
 _MAX_SN = 6  # |S_6|^2 = 518,400 pairs; S_7 would be 25.4M, too many to enumerate.
 _MAX_DN = 1024  # (2n)^2 pairs: 4.2M rows at n = 1024.
@@ -176,6 +176,55 @@ class DihedralGroup(TaskBase):
             f"({2 * self.n} elements: ids <{self.n} rotations r^k, then reflections r^k s), "
             f"{self.n_all} pairs, context {context}"
         )
+
+
+@dataclass(frozen=True)
+class GroupComposition(TaskBase):
+    """Composition in any finite group ``grokscope.groups.parse_group`` builds from its Cayley table:
+    ``cyclic:M``, products ``product:2,3,4``, ``dihedral:n``, ``symmetric:n`` (n <= 5). Element ids and
+    the composition are the group's own (``label = table[x, y]``, rows ``x``-major), so the irreps the
+    analyses project onto are those of the same numbering.
+
+    >>> task = GroupComposition(group_spec="product:2,3")
+    >>> task.n_classes, task.n_all, task.name, int(task.labels[1 * 6 + 2]) == int(task.group().table[1, 2])
+    (6, 36, 'Z_2×Z_3', True)
+    """
+
+    group_spec: str = "product:2,3,4"  # Z_2×Z_3×Z_4 (order 24), Tian 2025's example of a product group
+    eq_token: bool = False
+
+    def __post_init__(self) -> None:
+        from grokscope.errors import ConfigError
+        from grokscope.groups import parse_group
+
+        try:
+            g = parse_group(self.group_spec)
+        except ConfigError as e:
+            raise ConfigError(f"task.group_spec: {e}") from None
+        eq_token = check_bool(self.eq_token, "task.eq_token")
+        inputs, labels = _pairs_and_labels(g.table.long(), eq_token)
+        set_frozen(
+            self,
+            inputs=inputs,
+            labels=labels,
+            vocab_size=g.order + 1 if eq_token else g.order,
+            n_classes=g.order,
+            n_ctx=3 if eq_token else 2,
+            name=g.name + ("_eq" if eq_token else ""),
+            fourier_p=None,  # the analyses read its irreps (task.group()); Z_M as a+b mod M is task "modular"
+            train_pool=None,
+            test_pool=None,
+        )
+
+    def group(self):
+        """The group as a ``grokscope.groups.FiniteGroup`` (the one the task composes)."""
+        from grokscope.groups import parse_group
+
+        return parse_group(self.group_spec)
+
+    def describe(self) -> str:
+        context = "'x y ='" if self.eq_token else "'x y'"
+        return f"composition x·y in {self.name.removesuffix('_eq')} ({self.n_classes} elements, {self.n_all} pairs), context {context}"
 
 
 def composed_group(task):
