@@ -13,8 +13,11 @@ fraction against the group order (:func:`kept_maxima`, :func:`critical_fraction`
 Stage III: Theorem 7's modified energy E_S with a set S of irreps learned by frozen nodes, and where
 its maxima land (:class:`ModifiedEnergy`, :func:`stage_three`).
 Trained networks: Adam on W under the ridge top layer, the reference code's protocol
-(:func:`train_ridge_adam`), and each checkpoint's nodes against Theorem 2's E*, their irrep
-purity and the stage by a stated rule (:func:`node_energies`, :func:`network_stages`).
+(:func:`train_ridge_adam`; batched over members, :func:`train_ridge_adam_ensemble`), and each
+checkpoint's nodes against Theorem 2's E*, their irrep purity and the stage by a stated rule
+(:func:`node_energies`, :func:`network_stages`). Theorem 4 in trained networks: the fraction
+p*(M) where half the seeds generalize, from a sweep over groups, fractions c·ln M/M and seeds,
+fitted to c·ln M/M and a·M^-γ (:func:`trained_boundary`, :func:`trained_boundary_figure`).
 The Li2 network itself is the architecture ``li2`` in ``grokscope.models``.
 """
 
@@ -43,6 +46,7 @@ from ._constructions import (
 from ._dynamics import Li2Run, ridge_gradient_step, train_ridge
 from ._empirical import EmpiricalEnergy, all_pairs, sample_pairs
 from ._energy import ACTS, Energy, energy_reference, predicted_maximum
+from ._ensemble import EnsembleRun, Member, train_ridge_adam_ensemble
 from ._factorize import SOLUTION_TYPES, Factorization, factorize, per_frequency
 from ._nodes import STAGE_RULE, NetworkStages, network_stages, node_energies
 from ._semiring import (
@@ -78,6 +82,15 @@ from ._stage3 import (
     resolve_components,
     stage_three,
 )
+from ._trained_boundary import (
+    ENERGY_BOUNDARY,
+    REFERENCE_MULTIPLIER,
+    TrainedBoundary,
+    crossing,
+    default_hidden,
+    trained_boundary,
+)
+from ._trained_boundary_figure import trained_boundary_figure
 
 __all__ = [  # noqa: RUF022 (grouped by stage, as an API map)
     # CoGO (Tian 2024): the semi-ring of 2-layer x² nets, constructed optima, factorized solutions
@@ -102,4 +115,9 @@ __all__ = [  # noqa: RUF022 (grouped by stage, as an API map)
     "stage_three", "StageThree", "ModifiedEnergy", "learned_nodes", "resolve_components",
     # trained networks: Adam under the ridge top layer; nodes, purity and stage per checkpoint
     "train_ridge_adam", "AdamRun", "network_stages", "NetworkStages", "node_energies", "STAGE_RULE",
+    # the same, batched over an ensemble of members (own subset and init each), members leaving once decided
+    "train_ridge_adam_ensemble", "Member", "EnsembleRun",
+    # Theorem 4 in trained networks: p*(M) from a sweep over groups, fractions and seeds
+    "trained_boundary", "TrainedBoundary", "trained_boundary_figure", "crossing", "default_hidden",
+    "ENERGY_BOUNDARY", "REFERENCE_MULTIPLIER",
 ]
