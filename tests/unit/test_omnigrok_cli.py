@@ -87,7 +87,8 @@ def test_lag_reads_a_stored_run(tmp_path):
 
     path = tmp_path / "runs.db"
     s = Store(path)
-    run = s.create_run("train", {"model": {"init_scale": [1.0, 8.0]}, "optim": {"weight_decay": 0.1}},
+    run = s.create_run("train", {"model": {"init_scale": [1.0, 8.0]},
+                                 "optim": {"weight_decay": 0.1, "project_norm_frac": [0.8, 0.0]}},
                        [{"seed": 0}, {"seed": 1}])
     train = [[0.1, 0.1], [1.0, 0.5], [1.0, 1.0], [1.0, 1.0]]  # [n_eval, model]
     test = [[0.1, 0.1], [0.95, 0.2], [0.95, 0.3], [0.95, 0.92]]
@@ -100,12 +101,14 @@ def test_lag_reads_a_stored_run(tmp_path):
     assert [(m["t_memorize"], m["t_generalize"], m["ratio"], m["test_acc_at_memorize"]) for m in got] == \
         [(100.0, 100.0, 1.0, 0.95), (1000.0, 5000.0, 5.0, 0.3)]
     assert [(m["init_scale"], m["weight_decay"]) for m in got] == [(1.0, 0.1), (8.0, 0.1)]
+    assert [(m["project_norm"], m["project_norm_frac"]) for m in got] == [(0.0, 0.8), (0.0, 0.0)]
     assert [(m["norm_start"], m["norm_at_memorize"], m["norm_final"]) for m in got] == [(10.0, 11.0, 13.0),
                                                                                        (80.0, 60.0, 40.0)]
     high = json.loads(invoke("lag", run, "--store", path, "--test-level", "0.96", "--json"))["members"]
     assert [m["t_generalize"] for m in high] == [None, None]  # never reached: null, not NaN
     table = invoke("lag", run, "--store", path)
     assert "5.00" in table and "5,000" in table and "80.0 / 60.0 / 40.0" in table
+    assert "0.8x init" in table.splitlines()[2] and "x init" not in table.splitlines()[3]  # member 0 fixed, 1 free
 
 
 def test_teacher_student_fits_the_law_to_its_own_times(tmp_path):

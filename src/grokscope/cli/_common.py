@@ -62,6 +62,19 @@ def comma_ints(text: str, key: str, lo: int, example: str) -> list[int]:
     return [check_int(v, key, lo) for v in vals]
 
 
+def group_specs(text: str) -> list[str]:
+    """``"cyclic:23,cyclic:31"`` or ``"product:2,3;cyclic:5"``: split at ';', else before each ``family:``."""
+    import re
+
+    from grokscope.errors import ConfigError
+
+    parts = [p.strip() for p in (text.split(";") if ";" in text else re.split(r",(?=\s*[A-Za-z])", text))]
+    parts = [p for p in parts if p]
+    if len(parts) < 3:
+        raise ConfigError(f"--groups={text!r}: must list at least 3 group specs, e.g. cyclic:23,cyclic:31,cyclic:41")
+    return parts
+
+
 def repeated_ints(values: list[str], key: str) -> list[int]:
     """A repeatable option: ``--clusters 10 --clusters 20`` or ``--clusters 10,20`` -> ``[10, 20]``."""
     from grokscope.validate import require

@@ -170,6 +170,13 @@ def _per_member(value, n: int) -> list:
     return [value] * n
 
 
+def _fixed_norm(absolute, frac) -> str:
+    """The member's projection target as the lag table shows it: "12.5", "0.8x init" or "-" (free)."""
+    if absolute:
+        return _fmt(absolute, "g")
+    return f"{frac:g}x init" if frac else "-"
+
+
 def _norms(norm, x) -> dict:
     """The member's weight norm at the first evaluation, at memorization and at the end (None: not logged)."""
     if norm is None:
@@ -208,19 +215,22 @@ def lag(
     cfg, n = rec.config or {}, len(lags)
     alpha = _per_member(cfg.get("model", {}).get("init_scale"), n)
     wd = _per_member(cfg.get("optim", {}).get("weight_decay"), n)
-    rows = [{**jsonable(vars(x)), "init_scale": alpha[i], "weight_decay": wd[i], **_norms(norm, x)}
-            for i, x in enumerate(lags)]
+    fixed = _per_member(cfg.get("optim", {}).get("project_norm", 0.0), n)  # Omnigrok's fixed norm: absolute,
+    frac = _per_member(cfg.get("optim", {}).get("project_norm_frac", 0.0), n)  # or a fraction of the initial
+    rows = [{**jsonable(vars(x)), "init_scale": alpha[i], "weight_decay": wd[i], "project_norm": fixed[i],
+             "project_norm_frac": frac[i], **_norms(norm, x)} for i, x in enumerate(lags)]
     if as_json:
         typer.echo(json.dumps({"run": run, "train_level": train_level, "test_level": test_level,
                                "last_step": int(steps[-1]) if len(steps) else None, "members": rows}, indent=1))
         return
     typer.echo(f"run {run}: memorized = first evaluated step with train acc >= {train_level:g}; generalized = first "
                f"with test acc >= {test_level:g} (- : not within {int(steps[-1]) if len(steps) else 0:,} steps)")
-    typer.echo(f"{'member':>6} {'alpha':>6} {'wd':>7} {'memorized':>10} {'test acc then':>13} {'generalized':>11} "
-               f"{'ratio':>6} {'final test acc':>14} {'norm 0 / memorized / end':>24}")
+    typer.echo(f"{'member':>6} {'alpha':>6} {'wd':>7} {'fixed norm':>10} {'memorized':>10} {'test acc then':>13} "
+               f"{'generalized':>11} {'ratio':>6} {'final test acc':>14} {'norm 0 / memorized / end':>24}")
     for r, x in zip(rows, lags):
         norms = " / ".join(_fmt(r[k], ".1f") for k in ("norm_start", "norm_at_memorize", "norm_final"))
         typer.echo(f"{x.member:>6} {_fmt(r['init_scale'], 'g'):>6} {_fmt(r['weight_decay'], 'g'):>7} "
+                   f"{_fixed_norm(r['project_norm'], r['project_norm_frac']):>10} "
                    f"{_fmt(x.t_memorize):>10} {_fmt(x.test_acc_at_memorize, '.3f'):>13} {_fmt(x.t_generalize):>11} "
                    f"{_fmt(x.ratio, '.2f'):>6} {_fmt(x.final_test_acc, '.3f'):>14} {norms:>24}")
 

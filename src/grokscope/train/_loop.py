@@ -40,6 +40,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from grokscope._denormal import flushing_denormals
+
 from grokscope.config import RunConfig
 from grokscope.errors import ConfigError
 from grokscope.models import build_model
@@ -89,20 +91,14 @@ def train(cfg: RunConfig, store=None, *, resume: int | None = None,
     """
     if cfg.device != "cpu" and not torch.cuda.is_available():
         raise ConfigError(f"device={cfg.device!r}: CUDA is not available here; use device='cpu'")
-    threads, flushing = torch.get_num_threads(), _flushes_denormals()
+    threads = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    torch.set_flush_denormal(cfg.flush_denormal)  # a no-op (returns False) on CPUs without FTZ/DAZ
     try:
-        return _train(cfg, store, resume, progress, list(hooks))
+        with flushing_denormals(cfg.flush_denormal):
+            return _train(cfg, store, resume, progress, list(hooks))
     finally:
         torch.set_num_threads(threads)
-        torch.set_flush_denormal(flushing)
-
-
-def _flushes_denormals() -> bool:
-    """Whether this thread flushes subnormal floats to zero now (torch has no getter for it)."""
-    return float(torch.tensor([1e-39], dtype=torch.float32).mul_(2.0)) == 0.0
 
 
 def _train(cfg: RunConfig, store, resume: int | None, progress, extra_hooks: list) -> TrainResult:

@@ -35,7 +35,8 @@ import torch
 
 from grokscope.config import RunConfig
 from grokscope.errors import ConfigError
-from grokscope.train._loop import (ActiveRun, TrainResult, _flushes_denormals, _StopOnSignal, freeze_nonfinite,
+from grokscope._denormal import flushing_denormals
+from grokscope.train._loop import (ActiveRun, TrainResult, _StopOnSignal, freeze_nonfinite,
                                    member_objective)
 from grokscope.validate import check_int
 
@@ -70,15 +71,14 @@ def train_stacked(jobs: Sequence[StackJob], store=None, *, capacity: int,
     first = jobs[0].cfg
     if first.device != "cpu" and not torch.cuda.is_available():
         raise ConfigError(f"device={first.device!r}: CUDA is not available here; use device='cpu'")
-    threads, flushing = torch.get_num_threads(), _flushes_denormals()
+    threads = torch.get_num_threads()
     if first.threads:
         torch.set_num_threads(first.threads)
-    torch.set_flush_denormal(first.flush_denormal)
     try:
-        return _train_stacked(jobs, store, capacity, progress)
+        with flushing_denormals(first.flush_denormal):
+            return _train_stacked(jobs, store, capacity, progress)
     finally:
         torch.set_num_threads(threads)
-        torch.set_flush_denormal(flushing)
 
 
 def _train_stacked(jobs: list[StackJob], store, capacity: int, progress) -> list[TrainResult]:
