@@ -6,8 +6,8 @@ A run config has five sections and a few top-level keys::
     [task]   kind, its options (see grokscope.tasks.make_task), train_frac | train_count,
              and optionally unseen_frac | unseen_count (a third split, never trained on)
     [model]  arch, its options (see grokscope.models), init_scale
-    [train]  steps, batch_size, loss, loss_scale, stop_after_grok, retire_window, retire_frac, pad_to,
-             collapse_metrics, signals
+    [train]  steps, batch_size, loss, loss_scale, stop_after_grok, retire_window, retire_frac,
+             retire_stall_window, retire_stall_gain, pad_to, collapse_metrics, signals
     [optim]  name, lr, weight_decay, decay, betas, warmup, grokfast, clipping
     [log]    metric schedule, checkpoints, flush interval
 
@@ -73,6 +73,12 @@ class TrainConfig:
     # setup's budget is part of the setup, and runs with the rule off store what they always did.
     retire_window: int = 0
     retire_frac: float = 0.0
+    # Stalled members retire too when retire_stall_window > 0 (grokscope.train._decided): never
+    # memorized (train accuracy never >= 99%), and no rise of train accuracy by more than
+    # retire_stall_gain for retire_stall_window steps. A prediction, not an observation: such a member
+    # reads as "confusion". Off by default; docs/sweeps.md measures it on PAIR's parity sweep.
+    retire_stall_window: int = 0
+    retire_stall_gain: float = 0.01
     # Log, per member, the fraction of training samples whose float32 softmax has collapsed and the
     # fraction with exactly zero loss (train_softmax_collapse, train_zero_loss; Prieto et al. 2025).
     collapse_metrics: bool = False
@@ -98,6 +104,9 @@ class TrainConfig:
         _check(self.retire_window >= 0, "train.retire_window", self.retire_window, "an integer >= 0 (0 = off)")
         _check(self.pad_to >= 0, "train.pad_to", self.pad_to, "an integer >= 0 (0 = the largest training split)")
         check_number(self.retire_frac, "train.retire_frac", lo=0.0)
+        _check(self.retire_stall_window >= 0, "train.retire_stall_window", self.retire_stall_window,
+               "an integer >= 0 (0 = off)")
+        check_number(self.retire_stall_gain, "train.retire_stall_gain", lo=0.0, hi=1.0)
         check_number(self.loss_scale, "train.loss_scale", lo=0.0, lo_open=True)
 
 

@@ -109,11 +109,27 @@ def _compacted(c) -> bool:
     return False
 
 
+# The killed process pauses 0.3 s at each evaluation of a run that has retired some but not all of
+# its members, so the poller below sees a compacted ensemble mid-training however fast the machine:
+# unpaused, an ensemble of 2 here can stay compacted for ~60 ms, which a loaded CI machine missed.
+# Sleeping changes no number (the comparison below is bit for bit).
+_SLOW_WHILE_COMPACTED = """import sys, time
+from grokscope.train import _retire
+_call = _retire.RetireHook.__call__
+def _slow(self, step, metrics, ctx):
+    out = _call(self, step, metrics, ctx)
+    if ctx.retired is not None and ctx.retired.any() and not ctx.retired.all():
+        time.sleep(0.3)
+    return out
+_retire.RetireHook.__call__ = _slow
+"""
+
+
 def test_kill_9_after_a_retirement_then_resume_gives_the_uninterrupted_sweep(tmp_path, reference):
     mode, reference = reference
     spec_path, db = _spec(tmp_path, mode), tmp_path / "kill.db"
-    code = ("import sys; from grokscope.sweep._cli import sweep_cmd; "
-            "sweep_cmd(sys.argv[1], sys.argv[2], progress=False)")
+    code = _SLOW_WHILE_COMPACTED + ("from grokscope.sweep._cli import sweep_cmd; "
+                                    "sweep_cmd(sys.argv[1], sys.argv[2], progress=False)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(spec_path), str(db)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     hit = False

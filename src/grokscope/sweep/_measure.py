@@ -73,7 +73,8 @@ def timed_rate(cfg: dict[str, Any], k: int, steps: int = MEASURE_STEPS) -> float
     C.set_key(c, C.N_MEMBERS_KEY, k, "measure")
     C.set_key(c, C.SEEDS_KEY, list(range(k)), "measure")
     for key, value in (("train.steps", steps + 1), ("log.dense_until", 0), ("log.n_log", 2), ("log.n_checkpoints", 0),
-                       ("train.retire_window", 0), ("train.stop_after_grok", False)):
+                       ("train.retire_window", 0), ("train.retire_frac", 0.0), ("train.retire_stall_window", 0),
+                       ("train.stop_after_grok", False)):
         C.set_key(c, key, value, "measure")
     t0 = time.perf_counter()
     result = train(RunConfig.from_dict(c), store=None)

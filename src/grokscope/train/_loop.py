@@ -138,7 +138,7 @@ class ActiveRun:
         # ensemble around it (a sweep member equals its one-member run).
         gens = [generator(member_seed(s, BATCH_STREAM)) for s in seeds]
         drops = [generator(member_seed(s, DROPOUT_STREAM)) for s in seeds] if getattr(model, "has_dropout", False) else None
-        self.retire = retire_hook(cfg.train)  # None unless train.retire_window / retire_frac turn the rule on
+        self.retire = retire_hook(cfg.train)  # None unless a train.retire_* key turns the rule on
         measured = ([CollapseHook()] if cfg.train.collapse_metrics else []) + ([SignalsHook()] if cfg.train.signals else [])
         self.ckpts, transitions = _checkpoint_plan(cfg, model)
         hooks = [GrokkingHook(cfg.train.stop_after_grok), *([self.retire] if self.retire else []), *measured,

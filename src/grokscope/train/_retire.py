@@ -19,7 +19,10 @@ What a retired member leaves behind:
 Up to its retirement step a member's metrics and weights are exactly those of the same member
 trained alone (members never couple, and compaction changes no survivor's floats).
 
-The rule is off by default (``retire_window = 0`` and ``retire_frac = 0``): the budget of a published
+With ``train.retire_stall_window > 0`` a stalled member (never memorized, and no train-accuracy
+gain for that many steps: ``_decided.py``) retires as well, as "confusion".
+
+The rule is off by default (``retire_window = 0``, ``retire_frac = 0``, ``retire_stall_window = 0``): the budget of a published
 setup is part of the setup, and a run with the rule off stores exactly what it always stored.
 
 >>> import numpy as np
@@ -40,7 +43,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from grokscope.analysis._phases import update_first_crossing
-from grokscope.train._decided import DecidedRule, update_hold
+from grokscope.train._decided import DecidedRule, update_hold, update_stall
 from grokscope.train._hooks import EvalContext, HookBase
 
 __all__ = ["RetireHook", "retire_hook"]
@@ -51,34 +54,51 @@ class RetireHook(HookBase):
 
     name = "retire"
 
-    def __init__(self, window: int = 0, frac: float = 0.0):
-        self.rule = DecidedRule(window=window, frac=frac, anchor="hold")
-        self.gen_step = np.zeros(0, dtype=np.int64)
-        self.held_since = np.zeros(0, dtype=np.int64)
+    def __init__(self, window: int = 0, frac: float = 0.0, stall_window: int = 0, stall_gain: float = 0.01):
+        self.rule = DecidedRule(window=window, frac=frac, anchor="hold", stall_window=stall_window,
+                                stall_gain=stall_gain)
+        self.setup(0)
 
     def setup(self, n_members: int) -> None:
         self.gen_step = np.full(n_members, -1, dtype=np.int64)
         self.held_since = np.full(n_members, -1, dtype=np.int64)
+        self.mem_step = np.full(n_members, -1, dtype=np.int64)  # first train accuracy >= 99% (stall rule)
+        self.stall_acc = np.full(n_members, np.nan)  # the stall rule's reference train accuracy
+        self.stall_step = np.full(n_members, -1, dtype=np.int64)  # and the step it was set
 
     def __call__(self, step: int, metrics: Mapping[str, np.ndarray], ctx: EvalContext) -> dict[str, np.ndarray]:
         live = ctx.live_mask()  # not retired yet (diverged members are live until they retire)
         acc = np.asarray(metrics["test_acc"], dtype=np.float64)
         update_first_crossing(self.gen_step, step, np.where(live, acc, np.nan))
         update_hold(self.held_since, step, acc, live)
-        decided = live & self.rule.decided(step, self.gen_step, self.held_since, ctx.diverged_step)
+        if self.rule.window > 0 or self.rule.frac > 0:
+            decided = live & self.rule.decided(step, self.gen_step, self.held_since, ctx.diverged_step)
+        else:  # the stall rule alone: generalized members train on to the budget; diverged ones retire
+            decided = live & (np.asarray(ctx.diverged_step) >= 0)
+        if self.rule.stall_window > 0:
+            train_acc = np.asarray(metrics["train_acc"], dtype=np.float64)
+            update_first_crossing(self.mem_step, step, np.where(live, train_acc, np.nan))
+            update_stall(self.stall_acc, self.stall_step, step, train_acc, live, self.rule.stall_gain)
+            decided |= live & self.rule.stalled(step, self.mem_step, self.stall_step)
         if decided.any():
             ctx.retire(decided)
         return {}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"gen_step": self.gen_step.copy(), "held_since": self.held_since.copy()}
+        return {"gen_step": self.gen_step.copy(), "held_since": self.held_since.copy(), "mem_step": self.mem_step.copy(),
+                "stall_acc": self.stall_acc.copy(), "stall_step": self.stall_step.copy()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.gen_step = np.asarray(state["gen_step"], dtype=np.int64).copy()
         self.held_since = np.asarray(state["held_since"], dtype=np.int64).copy()
+        n = len(self.gen_step)  # a state saved before the stall rule existed has no stall arrays
+        self.mem_step = np.asarray(state.get("mem_step", np.full(n, -1)), dtype=np.int64).copy()
+        self.stall_acc = np.asarray(state.get("stall_acc", np.full(n, np.nan)), dtype=np.float64).copy()
+        self.stall_step = np.asarray(state.get("stall_step", np.full(n, -1)), dtype=np.int64).copy()
 
 
 def retire_hook(train_cfg) -> RetireHook | None:
     """The retirement hook of a ``[train]`` config section, or None when the rule is off."""
     window, frac = getattr(train_cfg, "retire_window", 0), getattr(train_cfg, "retire_frac", 0.0)
-    return RetireHook(window, frac) if (window > 0 or frac > 0) else None
+    stall, gain = getattr(train_cfg, "retire_stall_window", 0), getattr(train_cfg, "retire_stall_gain", 0.01)
+    return RetireHook(window, frac, stall, gain) if (window > 0 or frac > 0 or stall > 0) else None
