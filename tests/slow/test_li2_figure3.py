@@ -1,5 +1,5 @@
 """Acceptance: Li2's Figure 3 setting and the learning-rate slide at the boundary (docs/li2.md).
-Not in the default suite: `pytest tests/slow/test_li2_figure3.py` (about 3.5 CPU-minutes)."""
+Not in the default suite: `pytest tests/slow/test_li2_figure3.py` (about 10 CPU-minutes)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,17 @@ def test_figure_3_groks_with_eta_2e_4_and_not_with_eta_0():
     assert runs[2e-4].records[-1]["test_acc"] > 0.99
     assert runs[0.0].records[-1]["test_acc"] < 0.5
     assert all(r["train_acc"] == 1.0 for r in runs[0.0].records[1:])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_figure_3_every_seed_groks_with_eta_2e_4_and_none_with_eta_0(seed):
+    """Seeds 1-4 (another training subset and init each): η = 2e-4 reaches test accuracy 1.0 within
+    1,000 steps, η = 0 does not generalize (measured 0.33-0.70 at step 1,000, docs/li2.md)."""
+    g = cyclic(71)
+    runs = {eta: train_ridge_adam(g, fraction=0.4, eta=eta, lr=5e-3, steps=1000, eval_every=500, seed=seed)
+            for eta in (2e-4, 0.0)}
+    assert runs[2e-4].records[-1]["test_acc"] > 0.99
+    assert runs[0.0].records[-1]["test_acc"] < 0.8
 
 
 def test_at_the_boundary_a_large_learning_rate_memorizes_with_low_node_energies():

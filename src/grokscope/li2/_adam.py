@@ -55,12 +55,21 @@ class AdamRun:
     lr: float
     weight_decay: float  # Adam's L2 decay on W
     seed: int
-    records: tuple[dict, ...]  # step, train/test accuracy and loss, cos(G_F, ỸỸᵀF), ‖W‖
+    records: tuple[dict, ...]  # step, train/test accuracy and loss, ‖G_F‖/√K, cos(G_F, ỸỸᵀF), ‖W‖
     seconds: float
     checkpoints: tuple[tuple[int, Tensor, Tensor], ...] = field(repr=False, default=())  # (step, W_a, W_b)
 
     def to_dict(self) -> dict:
         return jsonable({k: v for k, v in self.__dict__.items() if k != "checkpoints"})
+
+
+def _check_settings(act: str, eta: float, lr: float, weight_decay: float, steps: int, eval_every: int,
+                    hidden: int) -> tuple[str, float, float, float, int, int, int]:
+    """The training settings :func:`train_ridge_adam` and ``train_ridge_adam_ensemble`` share, checked
+    once for both (one ``ConfigError`` line each) and returned in the order given."""
+    return (check_choice(act, "act", tuple(ACTS)), check_number(eta, "eta", lo=0.0),
+            check_number(lr, "lr", lo=0.0, lo_open=True), check_number(weight_decay, "weight_decay", lo=0.0),
+            check_int(steps, "steps", 0), check_int(eval_every, "eval_every", 1), check_int(hidden, "hidden", 1))
 
 
 def _accuracy(w_a, w_b, v, y_bar, f_bar, a, b, c, act) -> float:
@@ -85,14 +94,9 @@ def train_ridge_adam(group: FiniteGroup, *, fraction: float = 0.4, hidden: int =
     """
     from grokscope.models._li2 import Li2, Li2Config
 
-    act = check_choice(act, "act", tuple(ACTS))
+    act, eta, lr, weight_decay, steps, eval_every, hidden = _check_settings(act, eta, lr, weight_decay, steps,
+                                                                            eval_every, hidden)
     fraction = check_number(fraction, "fraction", lo=0.0, hi=1.0, lo_open=True)
-    eta = check_number(eta, "eta", lo=0.0)
-    lr = check_number(lr, "lr", lo=0.0, lo_open=True)
-    weight_decay = check_number(weight_decay, "weight_decay", lo=0.0)
-    steps = check_int(steps, "steps", 0)
-    eval_every = check_int(eval_every, "eval_every", 1)
-    hidden = check_int(hidden, "hidden", 1)
     seed = check_seed(seed)
     m = group.order
     pairs = sample_pairs(group, fraction, seed)
@@ -123,7 +127,8 @@ def train_ridge_adam(group: FiniteGroup, *, fraction: float = 0.4, hidden: int =
             test_acc = _accuracy(w_a, w_b, v, y_bar, f_bar, ta, tb, tc, act) if len(tc) else float("nan")
             records.append({"step": step, "train_acc": float(((y_bar + (f - f_bar) @ v).argmax(1) == c).double().mean()),
                             "test_acc": test_acc, "train_loss": float(res.pow(2).sum() / n),
-                            "cos_energy": cos, "w_norm": float(w.detach().norm())})
+                            "g_node_rms": float(g_f.norm()) / hidden ** 0.5, "cos_energy": cos,
+                            "w_norm": float(w.detach().norm())})
             checkpoints.append((step, w_a.clone(), w_b.clone()))
         if step == steps:
             break

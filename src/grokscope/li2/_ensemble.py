@@ -40,14 +40,9 @@ from grokscope.analysis._phases import update_first_crossing
 from grokscope.groups import FiniteGroup
 from grokscope.train import DecidedRule, adam
 from grokscope.train._decided import update_hold
-from grokscope.validate import (
-    check_choice,
-    check_int,
-    check_number,
-    check_seed,
-    require,
-)
+from grokscope.validate import check_int, check_number, check_seed, require
 
+from ._adam import _check_settings
 from ._empirical import _DERIVS, sample_pairs
 from ._energy import ACTS
 
@@ -176,14 +171,9 @@ def train_ridge_adam_ensemble(group: FiniteGroup, members: list[Member], *, hidd
     >>> [m["n_train"] for m in run.members], [len(m["records"]) for m in run.members]
     ([29, 39], [3, 3])
     """
-    act = check_choice(act, "act", tuple(ACTS))
+    act, eta, lr, weight_decay, steps, eval_every, hidden = _check_settings(act, eta, lr, weight_decay, steps,
+                                                                            eval_every, hidden)
     require(len(members) >= 1, "members", list(members), "at least one Member(fraction, seed)")
-    eta = check_number(eta, "eta", lo=0.0)
-    lr = check_number(lr, "lr", lo=0.0, lo_open=True)
-    weight_decay = check_number(weight_decay, "weight_decay", lo=0.0)
-    steps = check_int(steps, "steps", 0)
-    eval_every = check_int(eval_every, "eval_every", 1)
-    hidden = check_int(hidden, "hidden", 1)
     require(dtype in (torch.float32, torch.float64), "dtype", dtype, "torch.float32 or torch.float64")
     if leave_window is not None:
         leave_window = check_int(leave_window, "leave_window", 0)
