@@ -9,6 +9,7 @@ constructions' zero loss (CoGO's theorems: z_F6, z_F4/6 and z_M are global optim
 from __future__ import annotations
 
 import cmath
+import importlib
 import json
 import math
 
@@ -220,3 +221,44 @@ def test_solution_table_of_a_constructed_network_counts_its_types():
     assert row["nu_i*xi"] == pytest.approx(80) and row["nu_i*syn_ab"] == pytest.approx(20)
     assert row["error_4"] < 1e-10 and row["error_6"] < 1e-10
     assert json.loads(json.dumps(table.to_dict()))["details"][0]["factorizations"][0]["kind"] == "nu_i*xi"
+
+
+def _thread_flushes() -> bool:
+    # 1e-39 is subnormal in float32: with FTZ/DAZ the product is 0, in IEEE arithmetic 2e-39.
+    return float(torch.tensor([1e-39], dtype=torch.float32).mul_(2.0)) == 0.0
+
+
+@pytest.mark.parametrize("flush", [True, False])
+@pytest.mark.parametrize("caller", [False, True])
+def test_train_cogo_trains_in_the_asked_denormal_mode_and_restores_the_callers(flush, caller, monkeypatch):
+    if not torch.set_flush_denormal(caller):
+        pytest.skip("this CPU has no flush-to-zero mode")
+    train_pkg = importlib.import_module("grokscope.train")  # the package (`grokscope.train` is also a function)
+    real_adam, seen = train_pkg.adam, []
+
+    def recording_adam(*args, **kwargs):  # the real optimizer, noting the mode at every step
+        opt = real_adam(*args, **kwargs)
+        real_step = opt.step
+
+        def step(params, grads, state):
+            seen.append(_thread_flushes())
+            return real_step(params, grads, state)
+
+        opt.step = step
+        return opt
+
+    monkeypatch.setattr(train_pkg, "adam", recording_adam)
+    try:
+        run = train_cogo(5, hidden=4, steps=3, seeds=(1,), flush_denormal=flush)
+        after = _thread_flushes()
+    finally:
+        torch.set_flush_denormal(False)
+    assert seen == [flush] * 3 and run.steps == 3
+    assert after == caller
+
+
+def test_train_cogo_flush_denormal_must_be_a_bool():
+    from grokscope.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="flush_denormal=1"):
+        train_cogo(5, hidden=4, steps=1, flush_denormal=1)

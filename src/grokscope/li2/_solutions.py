@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from grokscope._denormal import flushing_denormals
 from grokscope._json import jsonable
-from grokscope.validate import check_int, check_number, require
+from grokscope.validate import check_bool, check_int, check_number, require
 
 from ._factorize import SOLUTION_TYPES, Factorization, factorize, per_frequency
 from ._semiring import FourierNet
@@ -87,15 +88,17 @@ def _centred_mse(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def train_cogo(d: int, *, hidden: int = 512, lr: float = 0.01, weight_decay: float = 5e-5, steps: int = 10000,
-               train_fraction: float = 0.9, seeds=(1, 2, 3, 4, 5), dtype=torch.float32) -> CogoRun:
+               train_fraction: float = 0.9, seeds=(1, 2, 3, 4, 5), dtype=torch.float32,
+               flush_denormal: bool = True) -> CogoRun:
     """Train one Li2 network per seed on ``a + b mod d`` as the reference's sweep did (module docstring).
 
     Defaults are Tian's table setting: q = 512 (``hidden``), wd 5e-5, Adam lr 0.01, 10,000
-    full-batch steps, 90% of the pairs, seeds 1-5.
+    full-batch steps, 90% of the pairs, seeds 1-5. ``flush_denormal`` (default on, as the general
+    trainer's ``RunConfig.flush_denormal``) runs the training and the final evaluation with
+    subnormal floats flushed to zero (``grokscope._denormal.flushing_denormals``; the mode found
+    before the call is restored): weight decay fills the weights with them and they make each step
+    several times slower (docs/li2-solutions.md, "Subnormal floats"); it changes only low bits.
     """
-    from grokscope.models._li2 import Li2Config, Li2Ensemble
-    from grokscope.train import adam
-
     d = check_int(d, "d", 3)
     hidden = check_int(hidden, "hidden", 1)
     lr = check_number(lr, "lr", lo=0.0, lo_open=True)
@@ -104,6 +107,17 @@ def train_cogo(d: int, *, hidden: int = 512, lr: float = 0.01, weight_decay: flo
     train_fraction = check_number(train_fraction, "train_fraction", lo=0.0, hi=1.0, lo_open=True)
     seeds = tuple(check_int(s, "seed", 0) for s in seeds)
     require(len(seeds) > 0, "seeds", seeds, "at least one seed")
+    flush_denormal = check_bool(flush_denormal, "flush_denormal")
+    with flushing_denormals(flush_denormal):
+        return _train(d, hidden, lr, weight_decay, steps, train_fraction, seeds, dtype)
+
+
+def _train(d: int, hidden: int, lr: float, weight_decay: float, steps: int, train_fraction: float,
+           seeds: tuple[int, ...], dtype: torch.dtype) -> CogoRun:
+    """:func:`train_cogo`'s body, on validated arguments."""
+    from grokscope.models._li2 import Li2Config, Li2Ensemble
+    from grokscope.train import adam
+
     ens = Li2Ensemble(Li2Config(p=d, d_hidden=hidden, act="x2"), n_models=len(seeds), dtype=dtype).init_(list(seeds))
     a = torch.arange(d).repeat_interleave(d)
     b = torch.arange(d).repeat(d)
