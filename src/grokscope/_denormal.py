@@ -3,8 +3,9 @@
 A float32 below ~1.2e-38 (float64: ~2.2e-308) is *subnormal*; x86 CPUs compute with those in
 microcode, tens of times slower than with normal numbers. Weight decay drives unused weights
 towards zero, so a long run fills its tensors with them and slows down as it goes: measured on
-``grokscope.li2.train_cogo(23)`` (5 members, q = 512, one thread), 10.5 ms per step over the first
-4,000 steps with flushing against 33.6 ms without (docs/performance.md, "Subnormal floats").
+``grokscope.li2.train_cogo(23)`` (5 members, q = 512, one thread), about 3x slower per step over the
+first 4,000 steps without flushing (docs/li2-solutions.md, "Subnormal floats"; the trainer's own
+measurements are in docs/performance.md, "Subnormal floats").
 Flushing changes results only through those values, which are rounded to 0.
 
 :func:`flushing_denormals` sets torch's flush-to-zero mode for a block and restores the previous
