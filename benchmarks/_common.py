@@ -102,3 +102,17 @@ def _fmt(c: object) -> str:
     if isinstance(c, float):
         return f"{c:.3g}" if abs(c) < 1e5 else f"{c:.3e}"
     return str(c)
+
+
+def timed_sweep(spec_path, store) -> tuple[float, float, int]:
+    """Run the sweep spec at ``spec_path`` into ``store`` (it must complete): wall seconds, this
+    process's CPU seconds, and the member-steps its runs trained (the sum of their summaries'
+    ``member_steps``: each member's steps until it retired, or the budget)."""
+    from grokscope.sweep import load_spec, run_sweep
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    rep = run_sweep(load_spec(spec_path), store, progress=False)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    assert rep.complete
+    member_steps = sum(store.get_run(r.id).summary.get("member_steps", 0) for r in store.list_runs())
+    return wall, cpu, member_steps

@@ -27,14 +27,15 @@ from __future__ import annotations
 import argparse
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from grokscope.store import Store
-from grokscope.sweep import load_spec, run_sweep, sweep_members
+from grokscope.sweep import load_spec, sweep_members
+
+from _common import timed_sweep  # benchmarks/_common.py (the script's folder is on sys.path)
 
 
 def _spec(path: Path, members: int, steps: int, window: int, cap: int, unit: int, batch_size: int) -> Path:
@@ -83,13 +84,9 @@ def _run(tmp: Path, tag: str, spec_file: str | None = None, **kw) -> tuple[float
     d.mkdir()
     store = Store(d / "runs.db")
     path = _from_file(d / "spec.toml", spec_file, kw["unit"]) if spec_file else _spec(d / "spec.toml", **kw)
-    t0, c0 = time.perf_counter(), time.process_time()
-    rep = run_sweep(load_spec(path), store, progress=False)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    assert rep.complete
+    wall, cpu, member_steps = timed_sweep(path, store)
     retired = {(m["point"], m["seed"]): store.members(m["run_id"])[m["member"]].get("retired_step")
                for m in sweep_members(store, "bench-refill")}
-    member_steps = sum(store.get_run(r.id).summary.get("member_steps", 0) for r in store.list_runs())
     return wall, cpu, retired, member_steps
 
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
 from grokscope.store import Store
-from grokscope.sweep import load_spec, run_sweep, sweep_members
+from grokscope.sweep import load_spec, sweep_members
+
+from _common import timed_sweep  # benchmarks/_common.py (the script's folder is on sys.path)
 
 NAME = "bench-stall"
 
@@ -43,14 +44,9 @@ def _run(tmp: Path, tag: str, src: str, window: int) -> tuple[float, float, dict
     d = tmp / tag
     d.mkdir()
     store = Store(d / "runs.db")
-    spec = load_spec(_spec(d / "spec.toml", src, window))
-    t0, c0 = time.perf_counter(), time.process_time()
-    rep = run_sweep(spec, store, progress=False)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    assert rep.complete
+    wall, cpu, member_steps = timed_sweep(_spec(d / "spec.toml", src, window), store)
     fields = {(m["point"], m["seed"]): (m.get("phase"), m.get("mem_step"), m.get("gen_step"))
               for m in sweep_members(store, NAME)}
-    member_steps = sum(store.get_run(r.id).summary.get("member_steps", 0) for r in store.list_runs())
     store.close()
     return wall, cpu, fields, member_steps
 

@@ -24,7 +24,7 @@ def _cfgs(n, extra=()):
 
 def test_stacked_runs_refill_and_equal_each_run_trained_alone():
     cfgs = _cfgs(5)
-    events, live = [], []
+    events = []
 
     def start(job):
         events.append(("start", job.tag))

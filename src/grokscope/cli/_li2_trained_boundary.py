@@ -14,11 +14,13 @@ over ``grokscope.li2``; registered in ``cli/li2.py`` as ``app.command("trained-b
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import typer
 
 from grokscope.cli._common import comma_floats, comma_ints, group_specs
-from grokscope.validate import check_choice, check_int
+from grokscope.validate import check_choice, check_int, check_number
 
 
 _TB_GROUPS = ("cyclic:23,cyclic:31,cyclic:43,cyclic:59,cyclic:83,cyclic:127,"
@@ -47,8 +49,6 @@ def trained_boundary(
 ) -> None:
     """Theorem 4 in trained networks: the fraction p*(M) below which Li2 networks memorize instead of
     generalizing, fitted to c·ln M/M and to a·M^-γ."""
-    from grokscope.validate import check_number
-
     specs = group_specs(groups)
     coef_list = [check_number(c, "--coefs", lo=0.0, lo_open=True) for c in comma_floats(coefs, "--coefs", "2,2.65,3.4")]
     seed_list = comma_ints(seeds, "--seeds", 0, "0,1,2")
@@ -61,8 +61,6 @@ def trained_boundary(
     check_int(threads, "--threads", 1)
     check_int(n_boot, "--n-boot", 0)
     check_int(refine, "--refine", 0)
-    import sys
-
     from grokscope.li2 import trained_boundary as run_sweep
 
     progress = None if as_json else (lambda text: print(text, file=sys.stderr, flush=True))
@@ -71,8 +69,6 @@ def trained_boundary(
                   progress=progress)
     d = r.to_dict()
     if out:
-        from pathlib import Path
-
         from grokscope.li2 import trained_boundary_figure
 
         path = Path(out)

@@ -34,12 +34,9 @@ trains W with Adam under the ridge top layer for every (η, lr) (``grokscope.li2
 and prints, per checkpoint, the accuracies and the network's stage by ``network_stages``' rule:
 emerged nodes (energy against Theorem 2's E*, irrep purity) and learned irreps.
 
-    grokscope li2 trained-boundary --groups cyclic:23,... --coefs 1.5,...,6.4 --seeds 0,1,2,3,4 --steps N [--json] [--out DIR]
-
-trains one Li2 network per (group, fraction p = c·ln M/M, seed), packed into ensembles
-(``grokscope.li2.trained_boundary``), classifies each as generalized, memorized or undecided, finds
-p*(M) where half the seeds generalize (seed-bootstrap interval) and fits c·ln M/M and a·M^-γ per
-family; ``--out`` writes ``trained_boundary.json`` and ``trained_boundary.png`` there.
+``grokscope li2 trained-boundary`` (Theorem 4 in trained networks) and ``grokscope li2 solutions``
+(CoGO's constructions and Tian's table) live in their own modules, ``_li2_trained_boundary.py`` and
+``_li2_solutions.py``, whose docstrings describe them.
 
 Bad input (an unknown group spec, M < 2, an unknown σ, N <= 0, a negative η, fewer than three
 groups...) raises one ``ConfigError`` line before any work; ``main`` prints it and exits with code 2.

@@ -41,7 +41,6 @@ import numpy as np
 import torch
 
 from grokscope._denormal import flushing_denormals
-
 from grokscope.config import RunConfig
 from grokscope.errors import ConfigError
 from grokscope.models import build_model

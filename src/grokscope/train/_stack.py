@@ -33,9 +33,9 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from grokscope._denormal import flushing_denormals
 from grokscope.config import RunConfig
 from grokscope.errors import ConfigError
-from grokscope._denormal import flushing_denormals
 from grokscope.train._loop import (ActiveRun, TrainResult, _StopOnSignal, freeze_nonfinite,
                                    member_objective)
 from grokscope.validate import check_int
