@@ -45,6 +45,7 @@ from grokscope.validate import check_int, check_number, check_seed, require
 from ._adam import _check_settings
 from ._empirical import _DERIVS, sample_pairs
 from ._energy import ACTS
+from ._stage1 import ridge_solve
 
 __all__ = ["EnsembleRun", "Member", "train_ridge_adam_ensemble"]
 
@@ -99,16 +100,6 @@ def _masked_centre(x: Tensor, mask: Tensor | None, n: Tensor) -> tuple[Tensor, T
         return x - mean, mean
     mean = (x * mask).sum(1, keepdim=True) / n
     return (x - mean) * mask, mean
-
-
-def _ridge(ft: Tensor, fty: Tensor, yt: Tensor | None, eta: float) -> Tensor:
-    """``V [model, K, M] = (F̃ᵀF̃ + ηI)⁻¹F̃ᵀỸ`` from ``F̃ [model, rows, K]`` and ``F̃ᵀỸ [model, K, M]``; through
-    the ``[rows, rows]`` system ``F̃ᵀ(F̃F̃ᵀ + ηI)⁻¹Ỹ`` (push-through, needs ``Ỹ``) when K > rows, as ``ridge_top``."""
-    rows, k = ft.shape[-2:]
-    ftt = ft.transpose(-1, -2)
-    if k <= rows:
-        return torch.linalg.solve(ftt @ ft + eta * torch.eye(k, dtype=ft.dtype), fty)
-    return ftt @ torch.linalg.solve(ft @ ftt + eta * torch.eye(rows, dtype=ft.dtype), yt)
 
 
 def _scatter_classes(x: Tensor, c: Tensor, m: int) -> Tensor:
@@ -228,7 +219,7 @@ def train_ridge_adam_ensemble(group: FiniteGroup, members: list[Member], *, hidd
         ft, f_bar = _masked_centre(ACTS[act](z), mask_ if padded else None, n_)  # F̃, f̄
         fty = _scatter_classes(ft, c_, m).transpose(-1, -2)  # F̃ᵀỸ = F̃ᵀY: F̃'s columns sum to 0 [model, K, M]
         yt = y_tilde[active, :rows]  # Ỹ [model, rows, M]
-        v = _ridge(ft, fty, yt, eta)  # [model, K, M]
+        v = ridge_solve(ft, yt, eta, fty)  # [model, K, M]
         return w, a_, b_, c_, n_, y_bar_, off, z, ft, f_bar, yt, v
 
     for step in range(steps + 1):

@@ -61,17 +61,24 @@ def hidden_features(w_a: Tensor, w_b: Tensor, a: Tensor, b: Tensor, act: str) ->
 def ridge_top(f: Tensor, y: Tensor, eta: float) -> Tensor:
     """``V_ridge = (F̃ᵀF̃ + ηI)⁻¹ F̃ᵀỸ`` ``[..., K, M]`` for ``F [..., n, K]``, ``Y [..., n, M]``; at η = 0
     the minimum-norm least-squares solution ``F̃⁺Ỹ`` (the ridge solution's η → 0 limit)."""
-    ft, yt = centre_rows(f), centre_rows(y)
-    n, k = f.shape[-2:]
+    return ridge_solve(centre_rows(f), centre_rows(y), eta)
+
+
+def ridge_solve(ft: Tensor, yt: Tensor, eta: float, fty: Tensor | None = None) -> Tensor:
+    """:func:`ridge_top` from rows already centred, ``F̃ [..., n, K]`` and ``Ỹ [..., n, M]`` (rows of zeros
+    may pad them: they add nothing to either Gram matrix); ``fty`` is ``F̃ᵀỸ`` when the caller has it."""
+    n, k = ft.shape[-2:]
     ftt = ft.transpose(-1, -2)
+    if k <= n and fty is None:
+        fty = ftt @ yt
     if eta == 0:  # F̃⁺ = (F̃ᵀF̃)⁺F̃ᵀ = F̃ᵀ(F̃F̃ᵀ)⁺ through the smaller Gram matrix (F̃ has rank <= n − 1)
         if k <= n:
-            return torch.linalg.pinv(ftt @ ft, hermitian=True) @ (ftt @ yt)
+            return torch.linalg.pinv(ftt @ ft, hermitian=True) @ fty
         return ftt @ (torch.linalg.pinv(ft @ ftt, hermitian=True) @ yt)
     if k <= n:  # [K, K] system
-        return torch.linalg.solve(ftt @ ft + eta * torch.eye(k, dtype=f.dtype), ftt @ yt)
+        return torch.linalg.solve(ftt @ ft + eta * torch.eye(k, dtype=ft.dtype), fty)
     # wider than tall: the same V by the push-through identity, F̃ᵀ(F̃F̃ᵀ + ηI_n)⁻¹Ỹ, an [n, n] system
-    return ftt @ torch.linalg.solve(ft @ ftt + eta * torch.eye(n, dtype=f.dtype), yt)
+    return ftt @ torch.linalg.solve(ft @ ftt + eta * torch.eye(n, dtype=ft.dtype), yt)
 
 
 def backprop_gradient(f: Tensor, y: Tensor, eta: float) -> tuple[Tensor, Tensor]:
