@@ -1,14 +1,16 @@
 """Speed of the trained-boundary sweep (Li2, Theorem 4 in trained networks), measured in one run.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_li2_boundary.py           # the full sweep, ~20 min
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_li2_boundary.py --workers 2   # two groups at once
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_li2_boundary.py --quick               # ratios only, ~1 min
 
 Prints, on one thread (issue 11's goal: the sweep of >= 6 M x 8 fractions x 5 seeds in <= 20 minutes):
 
 - per member-step, one ensemble of 5 members (``train_ridge_adam_ensemble``, float32 and float64)
   against 5 separate ``train_ridge_adam`` runs (float64) on the same members, Z_43 at p = 3 ln M/M;
-- the full sweep of ``grokscope li2 trained-boundary`` with its defaults: wall time, load average, and
-  the member-steps saved by letting generalized members leave against the full budget.
+- the full sweep of ``grokscope li2 trained-boundary`` with its defaults (``--workers``: groups trained
+  at once, one process and one thread each): wall time, CPU time, load average, and the member-steps
+  saved by letting generalized members leave against the full budget.
 """
 
 from __future__ import annotations
@@ -55,11 +57,11 @@ def bench_ratios(steps: int = 100) -> None:
         print(f"  {name:>32}: {1000 * s / (5 * steps):7.3f} ms per member-step ({base / s:.2f}x the separate runs)")
 
 
-def bench_sweep() -> None:
-    r = trained_boundary(_GROUPS, _COEFS, [0, 1, 2, 3, 4], threads=1)
+def bench_sweep(workers: int) -> None:
+    r = trained_boundary(_GROUPS, _COEFS, [0, 1, 2, 3, 4], threads=1, workers=workers)
     d = r.to_dict()
     print(f"full sweep: {len(_GROUPS)} groups x {len(_COEFS)} fractions x 5 seeds = {len(d['members'])} members, "
-          f"{d['settings']['steps']} steps budget: {d['seconds']:.0f} s wall, {d['cpu_seconds']:.0f} s CPU on 1 thread "
+          f"{d['settings']['steps']} steps budget: {d['seconds']:.0f} s wall, {d['cpu_seconds']:.0f} s CPU on {workers} worker(s) of 1 thread "
           f"(goal <= 1200 s), "
           f"load average at the end {os.getloadavg()}")
     print(f"  member-steps {d['member_steps']:,} of {d['member_steps_full']:,} at the full budget: "
@@ -72,8 +74,9 @@ def bench_sweep() -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="only the per-member-step ratios")
+    ap.add_argument("--workers", type=int, default=1, help="groups trained at once in the full sweep")
     args = ap.parse_args()
     torch.set_num_threads(1)
     bench_ratios()
     if not args.quick:
-        bench_sweep()
+        bench_sweep(args.workers)

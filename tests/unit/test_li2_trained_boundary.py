@@ -60,6 +60,25 @@ def test_each_member_is_train_ridge_adam_alone_and_the_counts_add_up():
             assert x["left_step"] is not None or x["test_acc"] >= 0.99
 
 
+def test_workers_change_no_number():
+    """Groups trained in two worker processes (largest first) give every member, p*, interval and fit of the
+    sweep trained in this process, in the order the groups were given."""
+    kw = {"steps": 60, "lr": 0.1, "leave_window": 10, "eval_every": 10, "n_boot": 30, "refine": 1}
+    groups = ["cyclic:11", "cyclic:13", "dihedral:7"]
+    lines: list[str] = []
+    one = trained_boundary(groups, [1.5, 4.0], [0, 1], **kw).to_dict()
+    two = trained_boundary(groups, [1.5, 4.0], [0, 1], workers=2, progress=lines.append, **kw).to_dict()
+    assert two["workers"] == 2 and one["workers"] == 1
+    assert len(lines) == sum(len(g["coefs"]) for g in two["groups"])  # one line per ensemble, from the workers
+    for key in ("members", "settings", "member_steps", "undecided"):
+        assert two[key] == one[key], key
+    times = ("seconds", "cpu_seconds")
+    assert [{k: v for k, v in g.items() if k not in times} for g in two["groups"]] == \
+        [{k: v for k, v in g.items() if k not in times} for g in one["groups"]]
+    assert json.dumps(two["fits"], sort_keys=True) == json.dumps(one["fits"], sort_keys=True)
+    assert two["cpu_seconds"] >= sum(g["cpu_seconds"] for g in two["groups"]) * 0.99  # the workers' CPU counted
+
+
 def test_fits_recover_an_exact_c_ln_m_over_m_and_its_seed_interval():
     ms = np.array([23.0, 43.0, 83.0, 127.0])
     noise = np.exp(0.01 * np.array([1.0, -1.0, 1.0, -1.0]))  # zero mean in log: c is exact
@@ -92,6 +111,7 @@ def test_cli_runs_and_writes_json_and_figure(run_cli, tmp_path):
     (["--coefs", "0,1"], "coefs"),
     (["--steps", "0"], "--steps=0"),
     (["--steps", "-5"], "--steps=-5"),
+    (["--workers", "0"], "--workers=0"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, match, run_cli):
     base = {"--groups": "cyclic:23,cyclic:31,cyclic:43", "--coefs": "2,3", "--seeds": "0", "--steps": "5"}

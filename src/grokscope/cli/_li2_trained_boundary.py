@@ -40,7 +40,9 @@ def trained_boundary(
                                      "before it leaves its ensemble (counted generalized)."),
     eval_every: int = typer.Option(50, "--eval-every", help="Steps between evaluations."),
     dtype: str = typer.Option("float32", "--dtype", help="float32 or float64."),
-    threads: int = typer.Option(1, "--threads", help="torch intra-op threads during the sweep."),
+    threads: int = typer.Option(1, "--threads", help="torch intra-op threads during the sweep (per worker)."),
+    workers: int = typer.Option(1, "--workers", help="Groups trained at once, one process each (results do not "
+                                "depend on it; 2 on a 2-core machine)."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples (seeds for p*; points for the fits)."),
     refine: int = typer.Option(0, "--refine", help="Extra coefficients per group inside the grid step where the "
                                "generalized share crosses 1/2 (a second pass; 0: none)."),
@@ -59,6 +61,7 @@ def trained_boundary(
     check_int(eval_every, "--eval-every", 1)
     check_choice(dtype, "--dtype", ("float32", "float64"))
     check_int(threads, "--threads", 1)
+    check_int(workers, "--workers", 1)
     check_int(n_boot, "--n-boot", 0)
     check_int(refine, "--refine", 0)
     from grokscope.li2 import trained_boundary as run_sweep
@@ -66,7 +69,7 @@ def trained_boundary(
     progress = None if as_json else (lambda text: print(text, file=sys.stderr, flush=True))
     r = run_sweep(specs, coef_list, seed_list, steps=steps, lr=lr, hidden=hidden or None, eval_every=eval_every,
                   leave_window=leave_window, dtype=dtype, n_boot=n_boot, refine=refine, threads=threads,
-                  progress=progress)
+                  workers=workers, progress=progress)
     d = r.to_dict()
     if out:
         from grokscope.li2 import trained_boundary_figure
@@ -93,4 +96,4 @@ def trained_boundary(
         typer.echo(f["comparison"].summary())
     typer.echo(f"\n{d['undecided']} undecided members; member-steps {d['member_steps']:,} of {d['member_steps_full']:,} "
                f"({100 * d['member_steps_saved']:.1f}% saved by leaving early); {d['seconds']} s wall, {d['cpu_seconds']} s "
-               f"CPU on {d['threads']} thread(s), load average {d['load_average']}")
+               f"CPU on {d['workers']} worker(s) x {d['threads']} thread(s), load average {d['load_average']}")

@@ -22,8 +22,11 @@ module measures it in *trained* networks:
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
+import multiprocessing
 import os
+import resource
 import time
 from dataclasses import dataclass, field
 
@@ -143,6 +146,59 @@ def _outcome(m: dict, steps: int) -> str:
     return "undecided"
 
 
+def _train_group(spec: str, coefs: list[float], seeds: list[int], kw: dict, refine: int, progress) -> tuple:
+    """One group's ensembles, the grid then ``refine`` coefficients inside the step where the share
+    crosses 1/2: ``(by_c, members, wall seconds, CPU seconds)``, ``by_c[c]`` as :func:`_train_coef` returns."""
+    g = parse_group(spec)
+    t0, cpu0, by_c, members = time.perf_counter(), time.process_time(), {}, []
+    for c in coefs:
+        by_c[c] = _train_coef(g, c, seeds, kw, members, progress)
+    cs, gen = _generalized(by_c)
+    j = _first_half(gen.mean(1))
+    if refine and 0 < j:  # a second pass inside the bracket (c_{j-1}, c_j) where the share crosses 1/2
+        for c in np.geomspace(cs[j - 1], cs[j], refine + 2)[1:-1]:
+            by_c[float(c)] = _train_coef(g, float(c), seeds, kw, members, progress)
+    return by_c, members, time.perf_counter() - t0, time.process_time() - cpu0
+
+
+def _group_in_worker(job: tuple, threads: int | None) -> tuple:
+    """:func:`_train_group` in a worker process; its progress lines come back with the result."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    lines: list[str] = []
+    return (*_train_group(*job, lines.append), lines)
+
+
+def _run_groups(jobs: list[tuple], workers: int, threads: int | None, progress) -> list[tuple]:
+    """Every job's :func:`_train_group` result, in the order of ``jobs``: here one after the other, or
+    in ``workers`` spawned processes, largest group (M, then K) first so that the longest runs overlap."""
+    if workers == 1 or len(jobs) == 1:
+        saved = torch.get_num_threads()
+        if threads is not None:
+            torch.set_num_threads(threads)
+        try:
+            return [_train_group(*job, progress) for job in jobs]
+        finally:
+            torch.set_num_threads(saved)
+    order = sorted(range(len(jobs)), key=lambda i: (-parse_group(jobs[i][0]).order, -jobs[i][3]["hidden"], i))
+    results: list = [None] * len(jobs)
+    ctx = multiprocessing.get_context("spawn")  # fork after torch has started its thread pools can hang
+    with concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx) as pool:
+        futures = {pool.submit(_group_in_worker, jobs[i], threads): i for i in order}
+        for fut in concurrent.futures.as_completed(futures):
+            *result, lines = fut.result()
+            results[futures[fut]] = tuple(result)
+            for line in lines if progress is not None else ():
+                progress(line)
+    return results
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished child processes (the workers, once joined)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 @dataclass(frozen=True)
 class TrainedBoundary:
     """The sweep: per group the outcome counts per fraction and p* with its seed interval; per member its
@@ -157,8 +213,9 @@ class TrainedBoundary:
     member_steps: int
     member_steps_full: int
     seconds: float  # wall time
-    cpu_seconds: float  # process CPU time: the wall time on an otherwise idle core (1 thread)
+    cpu_seconds: float  # CPU time of this process and its workers: the wall time on one otherwise idle core (1 thread)
     threads: int
+    workers: int  # groups trained at once, one process each
     load_average: tuple[float, float, float]
 
     def to_dict(self) -> dict:
@@ -171,7 +228,7 @@ class TrainedBoundary:
                          "member_steps_full": self.member_steps_full,
                          "member_steps_saved": 1 - self.member_steps / max(self.member_steps_full, 1),
                          "seconds": round(self.seconds, 1), "cpu_seconds": round(self.cpu_seconds, 1),
-                         "threads": self.threads,
+                         "threads": self.threads, "workers": self.workers,
                          "load_average": self.load_average, "energy_boundary": ENERGY_BOUNDARY,
                          "reference_multiplier": REFERENCE_MULTIPLIER})
 
@@ -206,7 +263,8 @@ def _fit_family(orders, p_star, boots, n_boot, boot_seed) -> dict:
 def trained_boundary(groups: list[str], coefs: list[float], seeds: list[int], *, steps: int = 2000,
                      lr: float = 0.1, hidden: int | None = None, eta: float = 2e-4, weight_decay: float = 1e-4,
                      eval_every: int = 50, leave_window: int = 100, dtype: str = "float32", n_boot: int = 1000,
-                     boot_seed: int = 0, refine: int = 0, threads: int | None = 1, progress=None) -> TrainedBoundary:
+                     boot_seed: int = 0, refine: int = 0, threads: int | None = 1, workers: int = 1,
+                     progress=None) -> TrainedBoundary:
     """Train every (group, c, seed) member, classify it, find p* per group and fit it against M.
 
     Defaults (docs/li2.md, "The boundary in trained networks", says why): σ = x², η = 2e-4 (Tian's
@@ -216,8 +274,12 @@ def trained_boundary(groups: list[str], coefs: list[float], seeds: list[int], *,
     :func:`default_hidden` (M) unless ``hidden`` is given, float32 (agrees with float64 on the
     pilot). ``refine``: after the grid, that many coefficients (geometric) inside each group's bracket
     (the grid step where the generalized share crosses 1/2), trained the same way (0: none).
-    ``threads``: torch's intra-op threads during the sweep (None: leave as is).
-    ``progress(text)`` is called after each ensemble.
+    ``threads``: torch's intra-op threads during the sweep (None: leave as is), in each worker.
+    ``workers``: groups trained at once, each in its own process (1: all in this process, one after
+    the other); the largest groups start first. Every number but the times is the same for any
+    ``workers``: members do not depend on each other, and the seed bootstrap runs here, in the order
+    of ``groups``. ``progress(text)`` is called after each ensemble (with workers > 1: when its group
+    is done).
     """
     require(len(groups) >= 1, "groups", list(groups), "at least one group spec, e.g. cyclic:23")
     require(len(coefs) >= 2, "coefs", list(coefs), "at least two coefficients c (fractions p = c ln M / M)")
@@ -231,6 +293,9 @@ def trained_boundary(groups: list[str], coefs: list[float], seeds: list[int], *,
     leave_window = check_int(leave_window, "leave_window", 0)
     n_boot = check_int(n_boot, "n_boot", 0)
     refine = check_int(refine, "refine", 0)
+    workers = check_int(workers, "workers", 1)
+    if threads is not None:
+        threads = check_int(threads, "threads", 1)
     dt = {"float32": torch.float32, "float64": torch.float64}[check_choice(dtype, "dtype", ("float32", "float64"))]
     if hidden is not None:
         hidden = check_int(hidden, "hidden", 1)
@@ -240,48 +305,39 @@ def trained_boundary(groups: list[str], coefs: list[float], seeds: list[int], *,
             p = c * math.log(g.order) / g.order
             require(0 < p < 1, "fraction", f"c = {c:g} at M = {g.order} ({spec}) gives p = {p:.3f}",
                     "coefficients whose fractions c ln M / M lie in (0, 1)")
-    saved_threads = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(check_int(threads, "threads", 1))
-    t0, cpu0 = time.perf_counter(), time.process_time()
+    kw = {"eta": eta, "lr": lr, "weight_decay": weight_decay, "steps": steps, "eval_every": eval_every,
+          "leave_window": leave_window, "dtype": dt}
+    jobs = [(spec, coefs, seeds, dict(kw, hidden=hidden or default_hidden(g.order)), refine)
+            for spec, g in zip(groups, parsed)]
+    t0, cpu0, child0 = time.perf_counter(), time.process_time(), _children_cpu()
+    done = _run_groups(jobs, workers, threads, progress)
     rng = np.random.default_rng(check_seed(boot_seed))
     rows, members, boots = [], [], {}
-    try:
-        for spec, g in zip(groups, parsed):
-            m, k = g.order, hidden or default_hidden(g.order)
-            tg, cg, by_c = time.perf_counter(), time.process_time(), {}
-            kw = {"hidden": k, "eta": eta, "lr": lr, "weight_decay": weight_decay, "steps": steps,
-                  "eval_every": eval_every, "leave_window": leave_window, "dtype": dt}
-            for c in coefs:
-                by_c[c] = _train_coef(g, c, seeds, kw, members, progress)
-            cs, gen = _generalized(by_c)
-            j = _first_half(gen.mean(1))
-            if refine and 0 < j:  # a second pass inside the bracket (c_{j-1}, c_j) where the share crosses 1/2
-                for c in np.geomspace(cs[j - 1], cs[j], refine + 2)[1:-1]:
-                    by_c[float(c)] = _train_coef(g, float(c), seeds, kw, members, progress)
-                cs, gen = _generalized(by_c)
-            fractions = [by_c[c][0] for c in cs]
-            share = gen.mean(1)
-            p_star, status = crossing(fractions, share)
-            reps = []
-            for _ in range(n_boot):
-                cols = rng.integers(0, len(seeds), len(seeds))
-                reps.append(crossing(fractions, gen[:, cols].mean(1))[0])
-            lo, hi = percentile_interval(reps, 0.95)
-            boots[spec] = np.asarray(reps)
-            j = _first_half(share)
-            counts = {key: [by_c[c][2].count(key) for c in cs] for key in ("generalized", "memorized", "undecided")}
-            rows.append({"group": g.name, "spec": spec, "family": _family(spec), "M": m, "hidden": k, "coefs": cs,
-                         "fractions": fractions, "n_train": [by_c[c][1] for c in cs], **counts,
-                         "share": share.tolist(), "p_star": p_star, "p_lo": lo, "p_hi": hi, "status": status,
-                         "bracket": [fractions[j - 1], fractions[j]] if j > 0 else None,
-                         "c_star": p_star * m / math.log(m), "boot_outside_grid": int(np.isnan(reps).sum()),
-                         "seconds": round(time.perf_counter() - tg, 2),
-                         "cpu_seconds": round(time.process_time() - cg, 2),
-                         "member_steps": sum(v[3] for v in by_c.values()),
-                         "member_steps_full": sum(v[4] for v in by_c.values())})
-    finally:
-        torch.set_num_threads(saved_threads)
+    for spec, g, (by_c, group_members, seconds, cpu) in zip(groups, parsed, done):  # in the order given
+        members.extend(group_members)
+        cs, gen = _generalized(by_c)
+        fractions = [by_c[c][0] for c in cs]
+        share = gen.mean(1)
+        p_star, status = crossing(fractions, share)
+        reps = []
+        for _ in range(n_boot):
+            cols = rng.integers(0, len(seeds), len(seeds))
+            reps.append(crossing(fractions, gen[:, cols].mean(1))[0])
+        lo, hi = percentile_interval(reps, 0.95)
+        boots[spec] = np.asarray(reps)
+        j = _first_half(share)
+        m = g.order
+        counts = {key: [by_c[c][2].count(key) for c in cs] for key in ("generalized", "memorized", "undecided")}
+        rows.append({"group": g.name, "spec": spec, "family": _family(spec), "M": m,
+                     "hidden": hidden or default_hidden(m), "coefs": cs,
+                     "fractions": fractions, "n_train": [by_c[c][1] for c in cs], **counts,
+                     "share": share.tolist(), "p_star": p_star, "p_lo": lo, "p_hi": hi, "status": status,
+                     "bracket": [fractions[j - 1], fractions[j]] if j > 0 else None,
+                     "c_star": p_star * m / math.log(m), "boot_outside_grid": int(np.isnan(reps).sum()),
+                     "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
+                     "member_steps": sum(v[3] for v in by_c.values()),
+                     "member_steps_full": sum(v[4] for v in by_c.values())})
+    wall, cpu_total = time.perf_counter() - t0, time.process_time() - cpu0 + _children_cpu() - child0
     fits = {}
     for fam in dict.fromkeys(r["family"] for r in rows):
         fr = [r for r in rows if r["family"] == fam and r["status"] == "ok"]
@@ -298,6 +354,6 @@ def trained_boundary(groups: list[str], coefs: list[float], seeds: list[int], *,
                            undecided=sum(1 for m in members if m["outcome"] == "undecided"),
                            member_steps=sum(r["member_steps"] for r in rows),
                            member_steps_full=sum(r["member_steps_full"] for r in rows),
-                           seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - cpu0,
-                           threads=torch.get_num_threads() if threads is None else threads,
+                           seconds=wall, cpu_seconds=cpu_total,
+                           threads=torch.get_num_threads() if threads is None else threads, workers=workers,
                            load_average=tuple(round(v, 2) for v in os.getloadavg()))
