@@ -16,6 +16,12 @@ the split, the loss scale and the init each move them). PAIR's logged test loss 
 than its train loss (the notebook evaluates after ``update``): at step 0 that makes its test loss
 ~0.01 lower than its train loss, so compare train losses there.
 
+``--dft`` adds PAIR's fingerprint of the final weights (their ``mod-bot/seeds/parse.js``): per member,
+at the run's last checkpoint, the largest |coefficient| of each neuron's input map ``W_E·W_in`` in the
+orthonormal Fourier basis (``dft_max.max_val``; the notebook's basis is ``grokscope.analysis``'s), the
+neurons above 10 and the distinct dominant frequencies among them; ``--pair-hypers`` reads the same
+from PAIR's ``data__hypers_mlp_modular_addition_sweep.csv`` (``freqs``, ``non_freqs``).
+
 ``--pair-csv`` reads PAIR's published sweep (PAIR-code/ai-explorables,
 ``source/grokking/mod-bot/seeds/data__allmetrics_mlp_modular_addition_sweep.csv``: 450 models, losses
 every 1,000 steps to 50,000, in their class-averaged units: cross-entropy / 67) and prints the same
@@ -88,6 +94,39 @@ def compare_early(steps: np.ndarray, train: np.ndarray, test: np.ndarray, path: 
     return out
 
 
+DFT_MIN = 10  # parse.js: a neuron counts towards a frequency when its max_val exceeds this
+
+
+def dft_fingerprint(store: Store, run: int) -> list[dict]:
+    """Per member of ``run`` at its last checkpoint: neurons with max |DFT coefficient| > 10 and their frequencies."""
+    from grokscope.analysis import dft, load_run
+
+    data = load_run(store, run)
+    step = data.steps[-1]
+    w_in = data.anatomy(data.load(step)).neuron_in  # [model, p, neuron]: W_E·W_in
+    coef = dft(w_in.double(), dim=1).abs()  # [model, p_component, neuron]
+    max_val, comp = coef.max(1)  # [model, neuron]
+    freq = (comp + 1) // 2  # components: const, cos 1, sin 1, cos 2, ...
+    out = []
+    for m in range(coef.shape[0]):
+        big = max_val[m] > DFT_MIN
+        out.append({"member": m, "step": step, "neurons_above": int(big.sum()), "neurons": int(big.numel()),
+                    "freqs": sorted({int(f) for f in freq[m][big]}), "max_val_median": float(max_val[m].median())})
+    return out
+
+
+def pair_fingerprint(path: str) -> dict:
+    """PAIR's sweep: how many models have each number of frequencies and of neurons at or below max_val 10."""
+    import collections
+    import csv
+
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    n_freqs = collections.Counter(len(r["freqs"].split()) for r in rows)
+    non = collections.Counter(int(r["non_freqs"]) for r in rows)
+    return {"models": len(rows), "n_freqs": dict(sorted(n_freqs.items())), "neurons_at_most_10": dict(sorted(non.items()))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=int, default=None, help="a stored run to read instead of training")
@@ -95,7 +134,13 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], dest="overrides")
     ap.add_argument("--threshold", type=float, default=0.1)
     ap.add_argument("--pair-csv", default=None, help="PAIR's sweep metrics CSV instead of a grokscope run")
+    ap.add_argument("--dft", action="store_true", help="PAIR's final-weight fingerprint of each member")
+    ap.add_argument("--pair-hypers", default=None, help="PAIR's sweep hypers CSV: its fingerprint")
     a = ap.parse_args()
+    if a.pair_hypers:
+        print(json.dumps(pair_fingerprint(a.pair_hypers)))
+        if a.run is None:
+            return
     if a.pair_csv and a.run is None:
         print(json.dumps(pair_sweep(a.pair_csv, a.threshold)))
         return
@@ -109,6 +154,8 @@ def main() -> None:
     out = {"run": run, "reached": f"{hit.size}/{at.size}", "quartiles_25_50_75": q, "steps": at.tolist()}
     if a.pair_csv:
         out["early_vs_pair"] = compare_early(steps, m["train_loss"], m["test_loss"], a.pair_csv)
+    if a.dft:
+        out["dft"] = dft_fingerprint(store, run)
     print(json.dumps(out))
 
 
