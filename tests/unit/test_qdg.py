@@ -173,6 +173,26 @@ def test_stable_ce_keeps_the_antiparallel_gradients_that_autograd_rounds_away():
     assert abs(rounded.mean_cosine + 1 / 9) > 0.05 and "stable" not in rounded.definition
 
 
+def test_zero_gradients_counts_samples_without_a_direction_not_underflowed_norms():
+    """A margin of 1,000 nats: ``1 − p_y = e^-1000`` underflows float64, so the stable gradient's norm is 0 while
+    its direction is exact; such a sample has a gradient and is not counted. Rows whose hidden ReLUs are all off
+    have no gradient on the hidden layer at all: exactly those are counted."""
+    model = FeatureMLP(FeatureMLPConfig(d_in=3, n_classes=2, width=2, depth=1))
+    with torch.no_grad():
+        model.blocks[0].mlp.W_in.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
+        model.blocks[0].mlp.b_in.zero_()
+        model.unembed.W_U.copy_(torch.tensor([[-500.0, 500.0], [500.0, -500.0]]))
+        model.unembed.b_U.zero_()
+    x = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 2.0]])  # margins +1000, -1000, 0, 0
+    y = torch.tensor([1, 0, 1, 0])
+    cfg = QDGConfig(samples=4, clusters=(2,), max_loss=None, n_boot=0, ce_gradient="stable",
+                    params=("blocks.0.mlp.W_in",))
+    psg = per_sample_gradients(model, x, y, params=["blocks.0.mlp.W_in"], stable_ce=True)
+    assert psg.norms[:2].tolist() == [0.0, 0.0]  # the norms underflow ...
+    assert torch.linalg.vector_norm(psg.grads[:2], dim=1).tolist() == pytest.approx([1.0, 1.0])  # ... not the directions
+    assert qdg(model, x, y, cfg).n_zero_gradients == 2  # rows 2 and 3: both ReLUs off, no gradient on W_in
+
+
 def test_rank_frequency_recovers_an_exact_power_law_and_handles_two_clusters():
     sizes = [round(2000 * r**-1.3) for r in range(1, 13)]
     labels = np.random.default_rng(0).permutation(np.repeat(np.arange(12) * 3 + 5, sizes))  # any label values

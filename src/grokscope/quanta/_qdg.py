@@ -28,8 +28,10 @@ Steps (``qdg``):
    where ground-truth labels are given (a task's groups: the subtasks of multitask sparse parity),
    the adjusted Rand index between clusters and truth.
 
-A sample whose gradient is exactly zero (its float loss is 0) gets the zero vector: cosine 0
-with every sample, affinity 1/2; ``n_zero_gradients`` counts them.
+A sample whose gradient has no direction (exactly zero: its float loss is 0, or no parameter
+of the chosen set reaches it) gets the zero vector: cosine 0 with every sample, affinity 1/2;
+``n_zero_gradients`` counts them. (With ``ce_gradient="stable"`` a very confident sample keeps its
+direction even where its norm, ``1 − p_y`` times it, underflows to 0: it is not counted.)
 
 Per-sample gradients and cosine similarities (steps 2 and 3, and the exact cross-entropy gradient of a
 confident sample, ``ce_gradient="stable"``) are in ``_grads.py``.
@@ -211,6 +213,7 @@ def qdg(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, cfg: QDGCo
     psg = per_sample_gradients(model, inputs[rows], labels[rows], params=cfg.params, loss=loss, chunk=cfg.chunk,
                                stable_ce=cfg.ce_gradient == "stable")
     t2 = time.perf_counter()
+    n_zero = int((torch.linalg.vector_norm(psg.grads, dim=1) == 0).sum())  # rows without a direction
     C = cosine_similarity(psg.grads, cfg.block)  # [n, n]
     psg = psg._replace(grads=None)  # G [n, P] is the largest array: free it before clustering
     n = rows.numel()
@@ -242,7 +245,7 @@ def qdg(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, cfg: QDGCo
     cfg_d = {k: getattr(cfg, k) for k in cfg.__dataclass_fields__} | {"loss": loss}
     return QDGResult(
         definition=definition, n_samples=n, n_candidates=n_cand, n_params=sum(psg.sizes), params=psg.names,
-        rows=rows.tolist(), losses=psg.losses.tolist(), n_zero_gradients=int((psg.norms == 0).sum()),
+        rows=rows.tolist(), losses=psg.losses.tolist(), n_zero_gradients=n_zero,
         mean_cosine=mean_cos, clusters=out, config=jsonable(cfg_d),
         seconds={"select_s": t1 - t0, "gradients_s": t2 - t1, "similarity_s": t3 - t2, **sk,
                  "rank_frequency_s": t5 - t4, "total_s": t5 - t0},
