@@ -2,6 +2,7 @@
 
     .venv/bin/python experiments/pair_parity_phases.py --pair-csv PATH          # PAIR's own sweep
     .venv/bin/python experiments/pair_parity_phases.py --store DB [DB ...]      # ours (docs/sweeps.md)
+    .venv/bin/python experiments/pair_parity_phases.py --store DB --sweep NAME [NAME ...]   # other sweeps
 
 ``--pair-csv`` reads PAIR's published per-model table (PAIR-code/ai-explorables,
 ``source/grokking/sweep-sparse-parity/data__hypers_sparse_parity_v4.csv``: 1,125 models, with
@@ -14,7 +15,8 @@ default slider values): train loss never below 1e-5 -> "high train loss"; test l
 
 ``--store`` counts the phases of the members of the two stored sweeps that make up our
 ``sweep-pair-parity`` with retirement (``pair-parity-w16-retire`` and ``pair-parity-retire-w32-258``,
-the specs in benchmarks/) by the trainer's accuracy rule (``grokscope.analysis._phases``).
+the specs in benchmarks/), or of the sweeps named by ``--sweep``, by the trainer's accuracy rule
+(``grokscope.analysis._phases``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pair-csv", help="PAIR's data__hypers_sparse_parity_v4.csv")
     ap.add_argument("--store", nargs="+", help="the store(s) holding our two retire sweeps")
+    ap.add_argument("--sweep", nargs="+", default=list(OUR_SWEEPS), help="the sweeps to count (default: those two)")
     args = ap.parse_args()
     if not (args.pair_csv or args.store):
         ap.error("give --pair-csv, --store or both")
@@ -68,7 +71,7 @@ def main() -> None:
             store = Store(path)
             try:
                 names = {sw.name for sw in list_sweeps(store)}
-                members += [m for name in OUR_SWEEPS if name in names for m in sweep_members(store, name)]
+                members += [m for name in args.sweep if name in names for m in sweep_members(store, name)]
             finally:
                 store.close()
         order = ("confusion", "memorization", "comprehension", "grokking", "diverged")
