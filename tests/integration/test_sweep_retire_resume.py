@@ -109,19 +109,29 @@ def _compacted(c) -> bool:
     return False
 
 
-# The killed process pauses 0.3 s at each evaluation of a run that has retired some but not all of
-# its members, so the poller below sees a compacted ensemble mid-training however fast the machine:
-# unpaused, an ensemble of 2 here can stay compacted for ~60 ms, which a loaded CI machine missed.
-# Sleeping changes no number (the comparison below is bit for bit).
+# The killed process pauses while a run has retired some but not all of its members, so the poller
+# below sees a compacted ensemble mid-training however fast or loaded the machine: unpaused, an
+# ensemble of 2 here can stay compacted for ~60 ms, which a loaded CI machine missed. It pauses
+# 0.3 s at each such evaluation (which makes the next flush due), and 0.5 s right after each flush
+# of such a run (at most 10 times), when the evaluation's NaN row is in the store and the run is
+# still running: that window exists even when the run's last member retires at its next
+# evaluation. Sleeping changes no number (the comparison below is bit for bit).
 _SLOW_WHILE_COMPACTED = """import sys, time
-from grokscope.train import _retire
-_call = _retire.RetireHook.__call__
+from grokscope.train import _retire, _writer
+_call, _flush, _naps = _retire.RetireHook.__call__, _writer.RunWriter.flush, [10]
 def _slow(self, step, metrics, ctx):
     out = _call(self, step, metrics, ctx)
     if ctx.retired is not None and ctx.retired.any() and not ctx.retired.all():
         time.sleep(0.3)
     return out
+def _slow_flush(self, state):
+    _flush(self, state)
+    r = getattr(state, "retired_step", None)
+    if r is not None and (r >= 0).any() and not (r >= 0).all() and _naps[0] > 0:
+        _naps[0] -= 1
+        time.sleep(0.5)
 _retire.RetireHook.__call__ = _slow
+_writer.RunWriter.flush = _slow_flush
 """
 
 
