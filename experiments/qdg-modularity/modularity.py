@@ -68,10 +68,10 @@ def usages(h: torch.Tensor, pre: torch.Tensor, w: torch.Tensor, sub: torch.Tenso
             "M_delta": torch.stack([((pre[r] > 0).double() * w).mean(0) for r in rows])}
 
 
-def private_share(pre: torch.Tensor, w: torch.Tensor, sub: torch.Tensor, thr: float = 0.9) -> float:
-    """Mean over rows of the share of ``Σ_j w_j² 1[pre_j > 0]`` on neurons private to the row's subtask."""
+def private_share(pre: torch.Tensor, w: torch.Tensor, sub: torch.Tensor, a: torch.Tensor, thr: float = 0.9) -> float:
+    """Mean over rows of the share of ``Σ_j w_j² 1[pre_j > 0]`` on neurons private to the row's subtask,
+    privacy read from ``a [T, width]``, the ``M_delta`` usage of :func:`usages`."""
     d2 = (pre > 0).double() * w**2  # [n, width]
-    a = usages(pre.clamp_min(0), pre, w, sub)["M_delta"]
     p = a / a.sum(1, keepdim=True)
     q = p / p.sum(0, keepdim=True).clamp_min(1e-300)  # [T, width]
     own = (q >= thr).double()[sub]  # [n, width]
@@ -93,8 +93,9 @@ def measures(model, task) -> dict:
     out = {"learned": sum(b < 0.1 for b in bits), "test_bits": [round(b, 4) for b in bits],
            "max_loss_bits": float(loss.max() / math.log(2)),
            "accuracy": float(((logits[:, 1] > logits[:, 0]).long() == lab).double().mean())}
-    out |= {name: round(modularity(a), 3) for name, a in usages(h, pre, w, sub).items()}
-    out["private90"] = round(private_share(pre, w, sub), 3)
+    use = usages(h, pre, w, sub)
+    out |= {name: round(modularity(a), 3) for name, a in use.items()}
+    out["private90"] = round(private_share(pre, w, sub, use["M_delta"]), 3)
     return out
 
 

@@ -169,9 +169,11 @@ def _group_in_worker(job: tuple, threads: int | None) -> tuple:
     return (*_train_group(*job, lines.append), lines)
 
 
-def _run_groups(jobs: list[tuple], workers: int, threads: int | None, progress) -> list[tuple]:
+def _run_groups(jobs: list[tuple], sizes: list[tuple[int, int]], workers: int, threads: int | None,
+                progress) -> list[tuple]:
     """Every job's :func:`_train_group` result, in the order of ``jobs``: here one after the other, or
-    in ``workers`` spawned processes, largest group (M, then K) first so that the longest runs overlap."""
+    in ``workers`` spawned processes, largest group first (``sizes``: each job's (M, K)) so that the
+    longest runs overlap."""
     if workers == 1 or len(jobs) == 1:
         saved = torch.get_num_threads()
         if threads is not None:
@@ -180,7 +182,7 @@ def _run_groups(jobs: list[tuple], workers: int, threads: int | None, progress) 
             return [_train_group(*job, progress) for job in jobs]
         finally:
             torch.set_num_threads(saved)
-    order = sorted(range(len(jobs)), key=lambda i: (-parse_group(jobs[i][0]).order, -jobs[i][3]["hidden"], i))
+    order = sorted(range(len(jobs)), key=lambda i: (-sizes[i][0], -sizes[i][1], i))
     results: list = [None] * len(jobs)
     ctx = multiprocessing.get_context("spawn")  # fork after torch has started its thread pools can hang
     with concurrent.futures.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx) as pool:
@@ -307,13 +309,14 @@ def trained_boundary(groups: list[str], coefs: list[float], seeds: list[int], *,
                     "coefficients whose fractions c ln M / M lie in (0, 1)")
     kw = {"eta": eta, "lr": lr, "weight_decay": weight_decay, "steps": steps, "eval_every": eval_every,
           "leave_window": leave_window, "dtype": dt}
-    jobs = [(spec, coefs, seeds, dict(kw, hidden=hidden or default_hidden(g.order)), refine)
-            for spec, g in zip(groups, parsed)]
+    sizes = [(g.order, hidden or default_hidden(g.order)) for g in parsed]  # (M, K) per group
+    jobs = [(spec, coefs, seeds, dict(kw, hidden=k), refine) for spec, (_, k) in zip(groups, sizes)]
     t0, cpu0, child0 = time.perf_counter(), time.process_time(), _children_cpu()
-    done = _run_groups(jobs, workers, threads, progress)
+    done = _run_groups(jobs, sizes, workers, threads, progress)
     rng = np.random.default_rng(check_seed(boot_seed))
     rows, members, boots = [], [], {}
-    for spec, g, (by_c, group_members, seconds, cpu) in zip(groups, parsed, done):  # in the order given
+    for spec, g, (_, k), result in zip(groups, parsed, sizes, done):  # in the order given
+        by_c, group_members, seconds, cpu = result
         members.extend(group_members)
         cs, gen = _generalized(by_c)
         fractions = [by_c[c][0] for c in cs]
@@ -329,7 +332,7 @@ def trained_boundary(groups: list[str], coefs: list[float], seeds: list[int], *,
         m = g.order
         counts = {key: [by_c[c][2].count(key) for c in cs] for key in ("generalized", "memorized", "undecided")}
         rows.append({"group": g.name, "spec": spec, "family": _family(spec), "M": m,
-                     "hidden": hidden or default_hidden(m), "coefs": cs,
+                     "hidden": k, "coefs": cs,
                      "fractions": fractions, "n_train": [by_c[c][1] for c in cs], **counts,
                      "share": share.tolist(), "p_star": p_star, "p_lo": lo, "p_hi": hi, "status": status,
                      "bracket": [fractions[j - 1], fractions[j]] if j > 0 else None,
