@@ -4,7 +4,7 @@ Trains the `pair-mod67-notebook` preset (PAIR's notebook setup, 16 seeds as one 
 a stored run, and prints the median and quartiles of each member's first evaluated step with test
 loss (plain cross-entropy) below 0.1, and how many got there within the budget.
 
-    .venv/bin/python experiments/pair_seeds.py [--run RUN --store PATH] [--set key=value ...]
+    .venv/bin/python experiments/pair_seeds.py [--run RUN [RUN ...] --store PATH] [--set key=value ...]
     .venv/bin/python experiments/pair_seeds.py --pair-csv PATH   # PAIR's own sweep, the same statistic
     .venv/bin/python experiments/pair_seeds.py --run RUN --store DB --pair-csv PATH   # + early losses vs PAIR's
 
@@ -26,6 +26,15 @@ from PAIR's ``data__hypers_mlp_modular_addition_sweep.csv`` (``freqs``, ``non_fr
 ``source/grokking/mod-bot/seeds/data__allmetrics_mlp_modular_addition_sweep.csv``: 450 models, losses
 every 1,000 steps to 50,000, in their class-averaged units: cross-entropy / 67) and prints the same
 statistic at the same threshold in nats per example. grokscope does not ship that file.
+
+``--save-filter ACC`` applies the notebook's save cell to a run: ``if all_metrics[-1]['eval_acc'] > .95
+or True:`` saves a model only when its final test accuracy exceeds 0.95 (``or True`` disables the
+condition in the published notebook). Every statistic is then printed for the members that cell
+would have saved, beside the run's whole: how many, when they reach the threshold (against PAIR's
+crossings, Mann-Whitney), and the early losses. Both sides are read on PAIR's grid (every 1,000
+steps), and both print the *tail*: of the members not below the threshold at step 45,000, how many
+get there by 50,000. A sample cut at the budget by such a filter has nearly all of them get there; an
+uncut one, where some seeds never generalize, does not.
 """
 
 from __future__ import annotations
@@ -46,19 +55,32 @@ def first_below(steps: np.ndarray, loss: np.ndarray, threshold: float) -> np.nda
     return np.where(hit.any(0), steps[hit.argmax(0)], -1)
 
 
-def pair_sweep(path: str, threshold: float, n_classes: int = 67) -> dict:
-    """The statistic on PAIR's sweep: its eval loss is cross-entropy / n_classes, logged every 1,000 steps."""
-    import csv
+def on_grid(steps: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """``values [n_steps, model]`` at each step of ``grid`` (each member's evaluation nearest to it)."""
+    return values[np.abs(steps[:, None] - grid[None, :]).argmin(0)]
 
-    by_model: dict[int, list[tuple[int, float]]] = {}
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            by_model.setdefault(int(row["modelIndex"]), []).append((int(row["step"]) * 1000, float(row["eval_loss"])))
-    at = np.array([next((s for s, v in sorted(rows) if v * n_classes < threshold), -1) for rows in by_model.values()])
+
+TAIL = (45000, 50000)  # the tail statistic's window: the last 5,000 steps of the notebook's 50,000
+
+
+def crossing_summary(steps: np.ndarray, test: np.ndarray, threshold: float) -> dict:
+    """First step below ``threshold`` per member of ``test [n_steps, model]``, its quartiles, and the tail."""
+    at = first_below(steps, test, threshold)
     hit = at[at >= 0]
-    return {"source": path, "models": int(at.size), "reached": f"{hit.size}/{at.size}",
+    start, end = TAIL
+    at_risk = (at < 0) | (at > start)  # not below the threshold by `start`
+    return {"reached": f"{hit.size}/{at.size}",
             "quartiles_25_50_75": np.percentile(hit, [25, 50, 75]).tolist() if hit.size else None,
-            "resolution_steps": 1000}
+            "tail": f"{int((at_risk & (at >= 0) & (at <= end)).sum())}/{int(at_risk.sum())} of those not below "
+                    f"{threshold} at step {start} get there by {end}",
+            "final_test_loss_max": float(np.nanmax(test[-1])) if test.shape[1] else None, "steps": at.tolist()}
+
+
+def pair_sweep(path: str, threshold: float) -> dict:
+    """The statistic on PAIR's sweep: its eval loss is cross-entropy / 67, logged every 1,000 steps."""
+    steps, _, test = pair_losses(path)
+    out = crossing_summary(steps, test, threshold)
+    return {"source": path, "models": test.shape[1], **out, "resolution_steps": 1000}
 
 
 def pair_losses(path: str, n_classes: int = 67) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -78,6 +100,17 @@ def pair_losses(path: str, n_classes: int = 67) -> tuple[np.ndarray, np.ndarray,
     return np.array(steps) * 1000, train, test
 
 
+def pooled_metrics(store: Store, runs: list[int], names: list[str]) -> tuple[np.ndarray, dict]:
+    """The runs' metrics with their members side by side (``[n_steps, model]``); they must share their steps."""
+    steps, m = store.metrics(runs[0], names)
+    for r in runs[1:]:
+        s, mr = store.metrics(r, names)
+        if not np.array_equal(s, steps):
+            raise SystemExit(f"run {r} was evaluated at other steps than run {runs[0]}: pool runs of one config")
+        m = {k: np.concatenate([m[k], mr[k]], axis=1) for k in names}
+    return steps, m
+
+
 def compare_early(steps: np.ndarray, train: np.ndarray, test: np.ndarray, path: str,
                   at: tuple[int, ...] = (0, 1000, 2000, 10000, 20000)) -> list[dict]:
     """A run's losses (``[n_steps, model]``) near each step of ``at`` it reached, against PAIR's sweep there."""
@@ -95,6 +128,25 @@ def compare_early(steps: np.ndarray, train: np.ndarray, test: np.ndarray, path: 
 
 
 DFT_MIN = 10  # parse.js: a neuron counts towards a frequency when its max_val exceeds this
+
+
+def save_filter(steps: np.ndarray, m: dict, acc: float, threshold: float, pair_csv: str | None) -> dict:
+    """The run read as PAIR's sweep would have kept it: only members whose final test accuracy exceeds ``acc``."""
+    from scipy.stats import mannwhitneyu
+
+    saved = m["test_acc"][-1] > acc  # [model]: the notebook's save cell, on the last evaluation
+    grid = np.union1d(np.arange(0, int(steps[-1]) + 1, 1000), steps[-1:])  # PAIR's steps, and the last
+    test = on_grid(steps, m["test_loss"], grid)  # [n_grid, model], PAIR's logging resolution
+    out = {"final_test_acc_above": acc, "saved": f"{int(saved.sum())}/{saved.size}",
+           "all_members": crossing_summary(grid, test, threshold),
+           "saved_members": crossing_summary(grid, test[:, saved], threshold)}
+    if pair_csv and saved.any():
+        p_steps, _, p_test = pair_losses(pair_csv)
+        ours, theirs = first_below(grid, test[:, saved], threshold), first_below(p_steps, p_test, threshold)
+        ours, theirs = ours[ours >= 0], theirs[theirs >= 0]
+        out["saved_crossing_vs_pair_mann_whitney_p"] = float(mannwhitneyu(ours, theirs).pvalue) if ours.size else None
+        out["saved_early_vs_pair"] = compare_early(steps, m["train_loss"][:, saved], m["test_loss"][:, saved], pair_csv)
+    return out
 
 
 def dft_fingerprint(store: Store, run: int) -> list[dict]:
@@ -129,13 +181,16 @@ def pair_fingerprint(path: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", type=int, default=None, help="a stored run to read instead of training")
+    ap.add_argument("--run", type=int, nargs="+", default=None,
+                    help="stored runs to read instead of training (several: their members pooled)")
     ap.add_argument("--store", default=None)
     ap.add_argument("--set", action="append", default=[], dest="overrides")
     ap.add_argument("--threshold", type=float, default=0.1)
     ap.add_argument("--pair-csv", default=None, help="PAIR's sweep metrics CSV instead of a grokscope run")
     ap.add_argument("--dft", action="store_true", help="PAIR's final-weight fingerprint of each member")
     ap.add_argument("--pair-hypers", default=None, help="PAIR's sweep hypers CSV: its fingerprint")
+    ap.add_argument("--save-filter", type=float, default=None, metavar="ACC",
+                    help="keep only members whose final test accuracy exceeds ACC (the notebook's save cell: 0.95)")
     a = ap.parse_args()
     if a.pair_hypers:
         print(json.dumps(pair_fingerprint(a.pair_hypers)))
@@ -145,17 +200,18 @@ def main() -> None:
         print(json.dumps(pair_sweep(a.pair_csv, a.threshold)))
         return
     store = Store(a.store) if a.store else Store()
-    run = a.run if a.run is not None else train(load_config(preset="pair-mod67-notebook", overrides=a.overrides),
-                                                 store=store).run_id
-    steps, m = store.metrics(run, ["train_loss", "test_loss"])
+    runs = a.run or [train(load_config(preset="pair-mod67-notebook", overrides=a.overrides), store=store).run_id]
+    steps, m = pooled_metrics(store, runs, ["train_loss", "test_loss", "test_acc"])
     at = first_below(steps, m["test_loss"], a.threshold)
     hit = at[at >= 0]
     q = np.percentile(hit, [25, 50, 75]).tolist() if hit.size else None
-    out = {"run": run, "reached": f"{hit.size}/{at.size}", "quartiles_25_50_75": q, "steps": at.tolist()}
+    out = {"runs": runs, "reached": f"{hit.size}/{at.size}", "quartiles_25_50_75": q, "steps": at.tolist()}
     if a.pair_csv:
         out["early_vs_pair"] = compare_early(steps, m["train_loss"], m["test_loss"], a.pair_csv)
+    if a.save_filter is not None:
+        out["save_filter"] = save_filter(steps, m, a.save_filter, a.threshold, a.pair_csv)
     if a.dft:
-        out["dft"] = dft_fingerprint(store, run)
+        out["dft"] = [row | {"run": r} for r in runs for row in dft_fingerprint(store, r)]
     print(json.dumps(out))
 
 
