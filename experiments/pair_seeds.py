@@ -2,7 +2,8 @@
 
 Trains the `pair-mod67-notebook` preset (PAIR's notebook setup, 16 seeds as one ensemble) or reads
 a stored run, and prints the median and quartiles of each member's first evaluated step with test
-loss (plain cross-entropy) below 0.1, and how many got there within the budget.
+loss (plain cross-entropy) below 0.1, and how many got there within the budget, beside the same
+statistic of PAIR's published sweep (``PAIR_SWEEP``, computed from its CSV by ``--pair-csv``).
 
     .venv/bin/python experiments/pair_seeds.py [--run RUN [RUN ...] --store PATH] [--set key=value ...]
     .venv/bin/python experiments/pair_seeds.py --pair-csv PATH   # PAIR's own sweep, the same statistic
@@ -27,7 +28,7 @@ from PAIR's ``data__hypers_mlp_modular_addition_sweep.csv`` (``freqs``, ``non_fr
 every 1,000 steps to 50,000, in their class-averaged units: cross-entropy / 67) and prints the same
 statistic at the same threshold in nats per example. grokscope does not ship that file.
 
-``--save-filter ACC`` applies the notebook's save cell to a run: ``if all_metrics[-1]['eval_acc'] > .95
+``--save-filter ACC`` (default 0.95; 0 turns it off) applies the notebook's save cell to a run: ``if all_metrics[-1]['eval_acc'] > .95
 or True:`` saves a model only when its final test accuracy exceeds 0.95 (``or True`` disables the
 condition in the published notebook). Every statistic is then printed for the members that cell
 would have saved, beside the run's whole: how many, when they reach the threshold (against PAIR's
@@ -60,6 +61,12 @@ def on_grid(steps: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarr
     return values[np.abs(steps[:, None] - grid[None, :]).argmin(0)]
 
 
+# PAIR's sweep as `--pair-csv` reads it (PAIR-code/ai-explorables at 64ac8eb8, source/grokking/mod-bot/
+# seeds/data__allmetrics_mlp_modular_addition_sweep.csv), printed beside a run's when that file is absent.
+PAIR_SWEEP = {"models": 450, "reached": "449/450", "quartiles_25_50_75": [20000.0, 28000.0, 37000.0],
+              "tail": "35/36 of those not below 0.1 at step 45000 get there by 50000",
+              "final_test_loss_max": 0.166093, "resolution_steps": 1000,
+              "note": "only models whose final test accuracy exceeded 0.95 (docs/presets.md, fourth pass)"}
 TAIL = (45000, 50000)  # the tail statistic's window: the last 5,000 steps of the notebook's 50,000
 
 
@@ -189,7 +196,7 @@ def main() -> None:
     ap.add_argument("--pair-csv", default=None, help="PAIR's sweep metrics CSV instead of a grokscope run")
     ap.add_argument("--dft", action="store_true", help="PAIR's final-weight fingerprint of each member")
     ap.add_argument("--pair-hypers", default=None, help="PAIR's sweep hypers CSV: its fingerprint")
-    ap.add_argument("--save-filter", type=float, default=None, metavar="ACC",
+    ap.add_argument("--save-filter", type=float, default=0.95, metavar="ACC",
                     help="keep only members whose final test accuracy exceeds ACC (the notebook's save cell: 0.95)")
     a = ap.parse_args()
     if a.pair_hypers:
@@ -208,7 +215,9 @@ def main() -> None:
     out = {"runs": runs, "reached": f"{hit.size}/{at.size}", "quartiles_25_50_75": q, "steps": at.tolist()}
     if a.pair_csv:
         out["early_vs_pair"] = compare_early(steps, m["train_loss"], m["test_loss"], a.pair_csv)
-    if a.save_filter is not None:
+    if not a.pair_csv and a.threshold == 0.1:
+        out["pair_sweep"] = PAIR_SWEEP
+    if a.save_filter > 0:
         out["save_filter"] = save_filter(steps, m, a.save_filter, a.threshold, a.pair_csv)
     if a.dft:
         out["dft"] = [row | {"run": r} for r in runs for row in dft_fingerprint(store, r)]
