@@ -10,13 +10,17 @@ open the networks up, and test the theories of why against measurements.
 (11, 2)
 """
 
-from grokscope.config import RunConfig, list_presets, load_config
-from grokscope.errors import AnalysisError, ConfigError, GrokscopeError, StoreError
-from grokscope.models import build_model
-from grokscope.seeding import member_seed
-from grokscope.store import Store
-from grokscope.tasks import make_task, split
-from grokscope.train import TrainResult, train
+from grokscope._mkl import set_mkl_mode
+
+set_mkl_mode()  # before any matrix product runs: MKL reads it once (grokscope/_mkl.py)
+
+from grokscope.config import RunConfig, list_presets, load_config  # noqa: E402
+from grokscope.errors import AnalysisError, ConfigError, GrokscopeError, StoreError  # noqa: E402
+from grokscope.models import build_model  # noqa: E402
+from grokscope.seeding import member_seed  # noqa: E402
+from grokscope.store import Store  # noqa: E402
+from grokscope.tasks import make_task, split  # noqa: E402
+from grokscope.train import TrainResult, train  # noqa: E402
 
 __version__ = "0.1.0"
 
