@@ -28,14 +28,14 @@ from PAIR's ``data__hypers_mlp_modular_addition_sweep.csv`` (``freqs``, ``non_fr
 every 1,000 steps to 50,000, in their class-averaged units: cross-entropy / 67) and prints the same
 statistic at the same threshold in nats per example. grokscope does not ship that file.
 
-``--save-filter ACC`` (default 0.95; 0 turns it off) applies the notebook's save cell to a run: ``if all_metrics[-1]['eval_acc'] > .95
-or True:`` saves a model only when its final test accuracy exceeds 0.95 (``or True`` disables the
-condition in the published notebook). Every statistic is then printed for the members that cell
-would have saved, beside the run's whole: how many, when they reach the threshold (against PAIR's
-crossings, Mann-Whitney), and the early losses. Both sides are read on PAIR's grid (every 1,000
-steps), and both print the *tail*: of the members not below the threshold at step 45,000, how many
-get there by 50,000. A sample cut at the budget by such a filter has nearly all of them get there; an
-uncut one, where some seeds never generalize, does not.
+``--save-filter ACC`` (default 0.95; 0 turns it off) applies the notebook's save cell to a run:
+``if all_metrics[-1]['eval_acc'] > .95 or True:`` saves a model only when its final test accuracy
+exceeds 0.95 (``or True`` disables the condition in the published notebook). Every statistic is then printed
+for the members that cell would have saved, beside the run's whole: how many, when they reach the
+threshold (against PAIR's crossings, Mann-Whitney), and the early losses. Both sides are read on
+PAIR's grid (every 1,000 steps), and both print the *tail*: of the members not below the threshold
+at step 45,000, how many get there by 50,000. A sample cut at the budget by such a filter has nearly
+all of them get there; an uncut one, where some seeds never generalize, does not.
 """
 
 from __future__ import annotations
