@@ -30,8 +30,8 @@ statistic at the same threshold in nats per example. grokscope does not ship tha
 
 ``--save-filter ACC`` (default 0.95; 0 turns it off) applies the notebook's save cell to a run:
 ``if all_metrics[-1]['eval_acc'] > .95 or True:`` saves a model only when its final test accuracy
-exceeds 0.95 (``or True`` disables the condition in the published notebook). Every statistic is then printed
-for the members that cell would have saved, beside the run's whole: how many, when they reach the
+exceeds 0.95 (``or True`` disables the condition in the published notebook). Every statistic is then
+printed for the members that cell would have saved, beside the run's whole: how many, when they reach the
 threshold (against PAIR's crossings, Mann-Whitney), and the early losses. Both sides are read on
 PAIR's grid (every 1,000 steps), and both print the *tail*: of the members not below the threshold
 at step 45,000, how many get there by 50,000. A sample cut at the budget by such a filter has nearly
