@@ -17,9 +17,12 @@ it on import, before any product has run. A value the user set is kept; in a pro
 MKL product before importing grokscope the setting comes too late.
 
 Not covered: a batch of one member. torch computes ``bmm`` of a single matrix pair on another path
-than a batch (measured: 103 float64 and 23 float32 shapes of the 840 differ in the last bits from the
-same member in a batch of three, whatever ``MKL_CBWR``), so an ensemble that shrinks to one member
-can move by rounding from the same member packed with others.
+than a batch. Measured with ``AUTO``: at one thread, 23 of the 840 shapes (float32 and float64
+alike, all with a single output column: MKL's matrix-vector path) differ in the last bits from the
+same member in a batch of three; at two threads, 103 float64 shapes do, as MKL then splits the one
+product across threads. So an ensemble that shrinks to one member can move by rounding from the
+same member packed with others (``torch.bmm(a.expand(2, -1, -1), b.expand(2, -1, -1))[:1]`` would
+avoid it; the models do not do that).
 """
 
 from __future__ import annotations
