@@ -2,7 +2,9 @@
 
 Reference: the same member's product with the member placed first in a batch of the same size,
 over a grid of small shapes, float32 and float64. Each check runs in a fresh process, because MKL
-reads its reproducibility mode once, at its first call.
+reads its reproducibility mode once, at its first call. Without the mode, 62 of these 490 products
+move on an AMD EPYC (AVX2) with torch 2.13; on CPUs where MKL's default is alignment-independent the
+first test passes either way.
 """
 
 from __future__ import annotations
