@@ -118,12 +118,13 @@ def pooled_metrics(store: Store, runs: list[int], names: list[str]) -> tuple[np.
     return steps, m
 
 
-def compare_early(steps: np.ndarray, train: np.ndarray, test: np.ndarray, path: str,
+def compare_early(steps: np.ndarray, train: np.ndarray, test: np.ndarray, pair: tuple,
                   at: tuple[int, ...] = (0, 1000, 2000, 10000, 20000)) -> list[dict]:
-    """A run's losses (``[n_steps, model]``) near each step of ``at`` it reached, against PAIR's sweep there."""
+    """A run's losses (``[n_steps, model]``) near each step of ``at`` it reached, against PAIR's sweep
+    there (``pair``: :func:`pair_losses`'s arrays)."""
     from scipy.stats import mannwhitneyu
 
-    p_steps, p_train, p_test = pair_losses(path)
+    p_steps, p_train, p_test = pair
     out = []
     for s in (s for s in at if s <= steps[-1]):
         i, j = int(np.abs(steps - s).argmin()), int(np.abs(p_steps - s).argmin())
@@ -137,7 +138,7 @@ def compare_early(steps: np.ndarray, train: np.ndarray, test: np.ndarray, path: 
 DFT_MIN = 10  # parse.js: a neuron counts towards a frequency when its max_val exceeds this
 
 
-def save_filter(steps: np.ndarray, m: dict, acc: float, threshold: float, pair_csv: str | None) -> dict:
+def save_filter(steps: np.ndarray, m: dict, acc: float, threshold: float, pair: tuple | None) -> dict:
     """The run read as PAIR's sweep would have kept it: only members whose final test accuracy exceeds ``acc``."""
     from scipy.stats import mannwhitneyu
 
@@ -147,12 +148,12 @@ def save_filter(steps: np.ndarray, m: dict, acc: float, threshold: float, pair_c
     out = {"final_test_acc_above": acc, "saved": f"{int(saved.sum())}/{saved.size}",
            "all_members": crossing_summary(grid, test, threshold),
            "saved_members": crossing_summary(grid, test[:, saved], threshold)}
-    if pair_csv and saved.any():
-        p_steps, _, p_test = pair_losses(pair_csv)
+    if pair is not None and saved.any():
+        p_steps, _, p_test = pair
         ours, theirs = first_below(grid, test[:, saved], threshold), first_below(p_steps, p_test, threshold)
         ours, theirs = ours[ours >= 0], theirs[theirs >= 0]
         out["saved_crossing_vs_pair_mann_whitney_p"] = float(mannwhitneyu(ours, theirs).pvalue) if ours.size else None
-        out["saved_early_vs_pair"] = compare_early(steps, m["train_loss"][:, saved], m["test_loss"][:, saved], pair_csv)
+        out["saved_early_vs_pair"] = compare_early(steps, m["train_loss"][:, saved], m["test_loss"][:, saved], pair)
     return out
 
 
@@ -209,16 +210,14 @@ def main() -> None:
     store = Store(a.store) if a.store else Store()
     runs = a.run or [train(load_config(preset="pair-mod67-notebook", overrides=a.overrides), store=store).run_id]
     steps, m = pooled_metrics(store, runs, ["train_loss", "test_loss", "test_acc"])
-    at = first_below(steps, m["test_loss"], a.threshold)
-    hit = at[at >= 0]
-    q = np.percentile(hit, [25, 50, 75]).tolist() if hit.size else None
-    out = {"runs": runs, "reached": f"{hit.size}/{at.size}", "quartiles_25_50_75": q, "steps": at.tolist()}
-    if a.pair_csv:
-        out["early_vs_pair"] = compare_early(steps, m["train_loss"], m["test_loss"], a.pair_csv)
+    out = {"runs": runs, **crossing_summary(steps, m["test_loss"], a.threshold)}  # at every evaluation
+    pair = pair_losses(a.pair_csv) if a.pair_csv else None  # read once, used by both comparisons
+    if pair is not None:
+        out["early_vs_pair"] = compare_early(steps, m["train_loss"], m["test_loss"], pair)
     if not a.pair_csv and a.threshold == 0.1:
         out["pair_sweep"] = PAIR_SWEEP
     if a.save_filter > 0:
-        out["save_filter"] = save_filter(steps, m, a.save_filter, a.threshold, a.pair_csv)
+        out["save_filter"] = save_filter(steps, m, a.save_filter, a.threshold, pair)
     if a.dft:
         out["dft"] = [row | {"run": r} for r in runs for row in dft_fingerprint(store, r)]
     print(json.dumps(out))
