@@ -28,7 +28,7 @@ from grokscope.models import (
     Transformer,
     TransformerConfig,
 )
-from grokscope.quanta._clusters import adjusted_rand, angular_affinity, spectral_sweep
+from grokscope.quanta._clusters import adjusted_rand, angular_affinity, homogeneity, spectral_sweep
 from grokscope.quanta._qdg import (
     QDGConfig,
     cosine_similarity,
@@ -121,6 +121,27 @@ def test_planted_clusters_are_recovered(solver):
     rf = rank_frequency(sweep[6], n_boot=200, seed=0)
     assert rf.sizes == sizes
     assert rf.exponent.covers(1.0)  # sizes = 120 / rank: exponent 1 within the bootstrap interval
+
+
+def test_homogeneity_equals_its_closed_form():
+    """1 - H(truth | cluster) / H(truth), by hand: truth [0, 0, 1, 1] and clusters [0, 0, 0, 1] leave
+    cluster 0 (3/4 of the samples) with truth proportions 2/3, 1/3 and cluster 1 pure."""
+    h = lambda *p: -sum(q * math.log(q) for q in p)
+    assert homogeneity([0, 0, 1, 1], [0, 0, 0, 1]) == pytest.approx(1 - 0.75 * h(2 / 3, 1 / 3) / math.log(2), abs=1e-12)
+    assert homogeneity([0, 0, 1, 1], [0, 1, 2, 3]) == pytest.approx(1.0)  # a refinement: each cluster in one group
+    assert homogeneity([0, 0, 1, 1], [5, 5, 5, 5]) == pytest.approx(0.0)  # one cluster: nothing learned
+
+
+def test_planted_refinement_is_homogeneous_where_the_ari_is_not():
+    """Each of 3 truth groups is made of 2 planted clusters (orthogonal centres): clustering at k = 6
+    finds the planted clusters (ARI against them > 0.99), which lie inside the groups (homogeneity
+    > 0.99) while their ARI against the groups stays low."""
+    G, planted = _planted([50] * 6, dim=200, noise=0.8, seed=6)
+    groups = planted // 2
+    sweep, _ = spectral_sweep(angular_affinity(cosine_similarity(G, block=64)), [6], seed=0)
+    assert adjusted_rand(planted, sweep[6]) > 0.99
+    assert homogeneity(groups, sweep[6]) > 0.99
+    assert adjusted_rand(groups, sweep[6]) < 0.7
 
 
 def test_abs_affinity_recovers_planted_clusters_with_random_signs_and_signed_does_not():
@@ -230,7 +251,9 @@ def test_qdg_end_to_end_on_multitask_parity_reports_ari_and_draws_the_figure():
     for c in r.clusters:
         assert -1.0 <= c.ari <= 1.0 and sum(c.rank_frequency.sizes) == 200
         assert c.ari == adjusted_rand(np.asarray(r.truth), np.asarray(c.labels))
+        assert c.homogeneity == homogeneity(np.asarray(r.truth), np.asarray(c.labels))
     d = json.loads(r.to_json())
+    assert d["clusters"][1]["homogeneity"] == r.clusters[1].homogeneity
     assert d["clusters"][1]["k"] == 4 and set(d["seconds"]) >= {"gradients_s", "similarity_s", "embedding_s"}
     fig = rank_frequency_figure(r)
     assert fig.axes[0].get_xscale() == "log" and len(fig.axes[0].get_legend().get_texts()) == 3
@@ -285,7 +308,7 @@ def test_cli_qdg_on_a_stored_run_and_bad_input(tmp_path, run_cli):
     assert fig.read_bytes()[:4] == b"\x89PNG"
     code, out, err = run_cli("quanta", "qdg", 1, "--store", db, "--samples", 30, "--clusters", 3, "--all-samples",
                              "--params", "unembed", "--n-boot", 10)
-    assert code == 0 and "ARI" in out and f"{16 * 2 + 2:,} parameters" in out, err
+    assert code == 0 and "ARI" in out and "homog." in out and f"{16 * 2 + 2:,} parameters" in out, err
     code, out, err = run_cli("quanta", "qdg", 1, "--store", db, "--samples", 30, "--clusters", 3, "--all-samples",
                              "--affinity", "abs", "--ce-gradient", "stable", "--n-boot", 10, "--json")
     assert code == 0, err

@@ -80,15 +80,17 @@ def qdg(
                f"{result.n_params:,} parameters, {result.n_zero_gradients} zero gradients, mean cosine "
                f"{result.mean_cosine:.3f}; {s['total_s']:.1f} s (gradients {s['gradients_s']:.1f} s, similarity "
                f"{s['similarity_s']:.1f} s, embedding {s['embedding_s']:.1f} s)")
-    typer.echo(f"{'k':>6} {'ARI':>6} {'slope':>7} {'95% interval':>18} {'largest clusters':<30}")
+    typer.echo(f"{'k':>6} {'ARI':>6} {'homog.':>6} {'slope':>7} {'95% interval':>18} {'largest clusters':<30}")
     for c in result.clusters:
         e = c.rank_frequency.exponent
         ari = "-" if c.ari is None else f"{c.ari:.3f}"
+        homog = "-" if c.homogeneity is None else f"{c.homogeneity:.3f}"
         ci = f"[{-e.hi:.2f}, {-e.lo:.2f}]" if math.isfinite(e.lo) else "-"
-        typer.echo(f"{c.k:>6} {ari:>6} {c.rank_frequency.slope:>7.2f} {ci:>18} "
+        typer.echo(f"{c.k:>6} {ari:>6} {homog:>6} {c.rank_frequency.slope:>7.2f} {ci:>18} "
                    f"{', '.join(map(str, c.rank_frequency.sizes[:6]))}")
-    typer.echo("ARI: adjusted Rand index of clusters vs the task's groups; slope of log size vs log rank "
-               "(bootstrap over samples)" + (f"; figure: {out}" if out is not None else ""))
+    typer.echo("ARI: adjusted Rand index of clusters vs the task's groups; homog.: 1 when each cluster lies in "
+               "one group; slope of log size vs log rank (bootstrap over samples)"
+               + (f"; figure: {out}" if out is not None else ""))
 
 
 @app.command()

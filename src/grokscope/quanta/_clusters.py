@@ -37,7 +37,7 @@ import time
 import numpy as np
 import torch
 
-__all__ = ["AFFINITIES", "EIGEN_SOLVERS", "adjusted_rand", "angular_affinity", "spectral_sweep"]
+__all__ = ["AFFINITIES", "EIGEN_SOLVERS", "adjusted_rand", "angular_affinity", "homogeneity", "spectral_sweep"]
 
 EIGEN_SOLVERS = ("arpack", "lobpcg")  # scikit-learn's spectral_embedding solvers that need no extra package
 AFFINITIES = ("signed", "abs")  # 1 - arccos(C)/π (Michaud et al. 2023) or 1 - arccos(|C|)/π (sign-blind)
@@ -89,3 +89,13 @@ def adjusted_rand(truth, labels) -> float:
     from sklearn.metrics import adjusted_rand_score
 
     return float(adjusted_rand_score(np.asarray(truth), np.asarray(labels)))
+
+
+def homogeneity(truth, labels) -> float:
+    """Homogeneity of clusters with respect to the truth, 1 - H(truth | cluster) / H(truth) (Rosenberg &
+    Hirschberg 2007; scikit-learn's definition): 1 when no cluster holds samples of two truth groups,
+    whatever the number of clusters (clusters that refine the truth), 0 when every cluster has the
+    truth's proportions."""
+    from sklearn.metrics import homogeneity_score
+
+    return float(homogeneity_score(np.asarray(truth), np.asarray(labels)))

@@ -26,7 +26,8 @@ Steps (``qdg``):
    the whole sweep).
 5. **Rank-frequency** of each ``k``'s cluster sizes with a fitted power law (``_rankfreq``), and,
    where ground-truth labels are given (a task's groups: the subtasks of multitask sparse parity),
-   the adjusted Rand index between clusters and truth.
+   the adjusted Rand index between clusters and truth and the clusters' homogeneity (1 when each
+   cluster lies inside one group, as when the clusters refine the groups).
 
 A sample whose gradient has no direction (exactly zero: its float loss is 0, or no parameter
 of the chosen set reaches it) gets the zero vector: cosine 0 with every sample, affinity 1/2;
@@ -55,6 +56,7 @@ from grokscope.quanta._clusters import (
     EIGEN_SOLVERS,
     adjusted_rand,
     angular_affinity,
+    homogeneity,
     spectral_sweep,
 )
 from grokscope.quanta._grads import (
@@ -143,10 +145,13 @@ class ClusterResult:
     labels: list[int]  # [n] cluster of each sample (in the order of QDGResult.rows)
     rank_frequency: RankFrequency
     ari: float | None  # adjusted Rand index against the truth labels (None without truth)
+    # 1 - H(truth | cluster) / H(truth): 1 when every cluster lies inside one truth group, also when the
+    # clusters are finer than the groups (where the ARI is low); None without truth
+    homogeneity: float | None = None
 
     def to_dict(self) -> dict:
-        return jsonable({"k": self.k, "ari": self.ari, "rank_frequency": self.rank_frequency.to_dict(),
-                         "labels": self.labels})
+        return jsonable({"k": self.k, "ari": self.ari, "homogeneity": self.homogeneity,
+                         "rank_frequency": self.rank_frequency.to_dict(), "labels": self.labels})
 
 
 @dataclass
@@ -175,11 +180,12 @@ class QDGResult:
         return json.dumps(self.to_dict())
 
     def summary(self) -> dict:
-        """The sweep without per-sample lists: k, ARI, exponent with interval, largest sizes."""
+        """The sweep without per-sample lists: k, ARI, homogeneity, exponent with interval, largest sizes."""
         return jsonable({"source": self.source, "n_samples": self.n_samples, "n_candidates": self.n_candidates,
                          "n_params": self.n_params, "n_zero_gradients": self.n_zero_gradients,
                          "mean_cosine": self.mean_cosine, "seconds": self.seconds,
-                         "sweep": [{"k": c.k, "ari": c.ari, "exponent": c.rank_frequency.exponent.to_dict(),
+                         "sweep": [{"k": c.k, "ari": c.ari, "homogeneity": c.homogeneity,
+                                    "exponent": c.rank_frequency.exponent.to_dict(),
                                     "slope": c.rank_frequency.slope, "largest": c.rank_frequency.sizes[:5]}
                                    for c in self.clusters]})
 
@@ -229,11 +235,12 @@ def qdg(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, cfg: QDGCo
         tl = np.asarray(torch.as_tensor(truth)[rows], dtype=np.int64)
     out = []
     for k, lab in sweep.items():
-        ari = None
+        ari = homog = None
         if tl is not None and (tl >= 0).any():
             ari = adjusted_rand(tl[tl >= 0], lab[tl >= 0])
+            homog = homogeneity(tl[tl >= 0], lab[tl >= 0])
         rf = rank_frequency(lab, n_boot=cfg.n_boot, level=cfg.level, seed=cfg.seed)
-        out.append(ClusterResult(k, lab.tolist(), rf, ari))
+        out.append(ClusterResult(k, lab.tolist(), rf, ari, homog))
     t5 = time.perf_counter()
     rule = f"loss < {cfg.max_loss:.4g} nats" if cfg.max_loss is not None else "any loss"
     how = ", stable cross-entropy gradient" if cfg.ce_gradient == "stable" and loss in ("ce", "ce64") else ""
