@@ -2,7 +2,7 @@
 # Every number of docs/qdg.md "Modularity and the clusters": trains run 1 (mtp5.toml) and the 14 variants
 # (runs 2-15 here = "v 1"-"v 14" there) into one store, then measures each, the hand-built network and
 # the correlations, and (classes.py, "The clusters are input classes") QDG against the input classes.
-# ~20 CPU-minutes on one thread.
+# About 25 minutes on one thread (AMD EPYC, 2026-12-01, with other work beside it).
 #   bash experiments/qdg-modularity/run_all.sh [STORE] [OUT.jsonl] [CLASSES.jsonl]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
