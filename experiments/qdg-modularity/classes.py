@@ -4,11 +4,11 @@
 
 Prints one JSON line for member 0 of a stored run of a ``feature_mlp`` on ``multitask_parity``.
 A row of subtask i is fixed, for a network that ignores the bits outside S_i, by its **input
-class**: the subtask and the pattern of its k bits in S_i (``T · 2^k`` classes). For each of three
-parameter sets (all, ``unembed`` (``W_U`` and ``b_U``), ``unembed.W_U``, ``blocks.0.mlp``) QDG (``grokscope.quanta.qdg`` with
-``max_loss=None, affinity="abs", ce_gradient="stable"``: what ``grokscope quanta qdg RUN
---all-samples --affinity abs --ce-gradient stable`` computes) clusters all task rows at k = T and
-k = T · 2^k, and the line gives, at each k:
+class**: the subtask and the pattern of its k bits in S_i (``T · 2^k`` classes). For each of four
+parameter sets (all, ``unembed`` (``W_U`` and ``b_U``), ``unembed.W_U``, ``blocks.0.mlp``) QDG
+(``grokscope.quanta.qdg`` with ``max_loss=None, affinity="abs", ce_gradient="stable"``: what
+``grokscope quanta qdg RUN --all-samples --affinity abs --ce-gradient stable`` computes) clusters
+all task rows at k = T and k = T · 2^k, and the line gives, at each k:
 
 - ``ari_subtask`` and ``ari_class``: the adjusted Rand index against the subtasks and the classes;
 - ``homogeneity``: scikit-learn's homogeneity of the clusters with respect to the subtasks (1 when
