@@ -237,8 +237,8 @@ def qdg(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, cfg: QDGCo
     for k, lab in sweep.items():
         ari = homog = None
         if tl is not None and (tl >= 0).any():
-            ari = adjusted_rand(tl[tl >= 0], lab[tl >= 0])
-            homog = homogeneity(tl[tl >= 0], lab[tl >= 0])
+            known = tl >= 0  # [n]: samples with a truth label
+            ari, homog = adjusted_rand(tl[known], lab[known]), homogeneity(tl[known], lab[known])
         rf = rank_frequency(lab, n_boot=cfg.n_boot, level=cfg.level, seed=cfg.seed)
         out.append(ClusterResult(k, lab.tolist(), rf, ari, homog))
     t5 = time.perf_counter()
